@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each builds .venv itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+EXTRAS ?= dev
+
+.PHONY: demo test check lint typecheck unit bench chaos clean venv
+
+$(STAMP): pyproject.toml
+	@scripts/bootstrap-venv "$(PYTHON)" "$(VENV)" "$(EXTRAS)"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/medley demo
+
+test: $(STAMP)
+	@scripts/ensure-postgres
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src tests
+	$(BIN)/pytest -q -p no:cacheprovider
+
+check: $(STAMP)
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src tests
+	$(BIN)/pytest -q -m unit
+
+bench:
+	@scripts/bootstrap-venv "$(PYTHON)" "$(VENV)" "dev,bench"
+	@scripts/ensure-postgres
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Ports and models: the application layer imports nothing from infrastructure or web."""

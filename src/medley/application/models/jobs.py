@@ -1,0 +1,174 @@
+"""The job model: states, options, and the read model callers see."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+JsonValue = Any
+"""A value that survives a JSON round trip; checked when a job is enqueued."""
+
+
+class JobState(StrEnum):
+    """The states of a job. The strings are a contract (API, dashboard, database)."""
+
+    SCHEDULED = "scheduled"
+    ENQUEUED = "enqueued"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    AWAITING = "awaiting"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+LIVE_STATES = frozenset(
+    {JobState.SCHEDULED, JobState.ENQUEUED, JobState.PROCESSING, JobState.AWAITING}
+)
+
+
+class StateChangeReason(StrEnum):
+    """Why a job changed state; recorded in the history with every transition."""
+
+    ENQUEUED = "enqueued"
+    SCHEDULED = "scheduled"
+    FETCHED = "fetched"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    RETRIED = "retried"
+    CANCELLED = "cancelled"
+    RESCUED = "rescued"
+    TIMED_OUT = "timed_out"
+    RELEASED = "released"
+    RETRIED_BY_USER = "retried_by_user"
+
+
+class JobOptions(BaseModel):
+    """How and when a job runs. Unset fields take the job definition's defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    queue: str | None = None
+    priority: int | None = None
+    run_at: datetime | None = None
+    delay: timedelta | None = None
+    max_attempts: int | None = Field(default=None, ge=1)
+    timeout: timedelta | None = None
+    unique_key: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @field_validator("run_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("run_at must be timezone-aware")
+        return value
+
+
+class Progress(BaseModel):
+    """The last progress a running job reported."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fraction: float = 0.0
+    message: str | None = None
+
+
+class JobError(BaseModel):
+    """An error raised by a job attempt."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+class StateChange(BaseModel):
+    """One entry of a job's state history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    from_state: JobState | None
+    to_state: JobState
+    reason: StateChangeReason
+    attempt: int
+    worker: str | None = None
+    error: JobError | None = None
+
+
+class JobInfo(BaseModel):
+    """Everything a caller can know about one job."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    job: str
+    queue: str
+    priority: int
+    state: JobState
+    args: list[JsonValue]
+    kwargs: dict[str, JsonValue]
+    attempt: int
+    max_attempts: int
+    timeout_seconds: float | None = None
+    unique_key: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    progress: Progress = Field(default_factory=Progress)
+    result: JsonValue = None
+    error: JobError | None = None
+    worker: str | None = None
+    created_at: datetime
+    run_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    cancel_requested: bool = False
+    history: list[StateChange] = Field(default_factory=list)
+
+
+class JobFilter(BaseModel):
+    """Filters for listing jobs; every field narrows the result."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: JobState | None = None
+    queue: str | None = None
+    job: str | None = None
+
+
+class JobPage(BaseModel):
+    """One page of a job listing. Pass `next_cursor` back to get the next page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[JobInfo]
+    next_cursor: str | None = None
+
+
+class EnqueueRequest(BaseModel):
+    """A job to enqueue, by registered name: the shape the API, CLI and bulk enqueue use."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job: str
+    args: tuple[JsonValue, ...] = ()
+    kwargs: dict[str, JsonValue] = Field(default_factory=dict)
+    options: JobOptions = Field(default_factory=JobOptions)
+
+
+class EnqueueResult(BaseModel):
+    """The id and state of an enqueued job; `existing` when a unique key matched a live job."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    state: JobState
+    existing: bool = False

@@ -1,0 +1,1 @@
+"""The job engine: storage, state machine, worker runtime, maintenance."""

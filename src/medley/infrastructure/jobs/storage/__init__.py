@@ -1,0 +1,1 @@
+"""Job storage: one port, one adapter per backend."""

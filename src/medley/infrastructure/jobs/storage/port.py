@@ -1,0 +1,304 @@
+"""The storage port: what the engine needs from a database, and nothing shaped like one
+database. Method names are entity-first (`job_fetch_available`) and match the named SQL
+blocks in both adapters' `.sql` files, so one grep finds a query everywhere.
+
+Guarded writes (completion, progress, rescue) return the rows they changed; a lost race
+returns fewer rows, never an exception, and the caller decides what that means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from medley.application.models.jobs import JobState, StateChangeReason
+
+NotificationCallback = Callable[[str, str], None]
+"""Called with (channel, payload) for each notification a listener receives."""
+
+CHANNEL_JOBS = "medley_job"
+"""Notified with the queue name when a job becomes runnable."""
+CHANNEL_CANCEL = "medley_cancel"
+"""Notified with the job id when a processing job is asked to stop."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCapabilities:
+    """What differs between backends, as data: tests branch on this, never on the type."""
+
+    listen_notify: bool
+    """Workers can be woken by the database instead of polling."""
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobInsertParams:
+    job: str
+    queue: str
+    priority: int
+    state: JobState
+    args: Sequence[Any]
+    kwargs: dict[str, Any]
+    payload_json: tuple[str, str]
+    """`args` and `kwargs` already encoded (checked for size by the service)."""
+    run_at: datetime | None
+    """None means now, on the database clock."""
+    max_attempts: int
+    timeout_seconds: float | None
+    unique_key: str | None
+    tags: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobInsertResult:
+    id: int
+    state: JobState
+    existing: bool
+    """True when `unique_key` matched a live job, whose id this is."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRow:
+    id: int
+    job: str
+    queue: str
+    priority: int
+    state: JobState
+    args: list[Any]
+    kwargs: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    timeout_seconds: float | None
+    unique_key: str | None
+    tags: list[str]
+    progress_fraction: float | None
+    progress_message: str | None
+    result: Any
+    error: dict[str, Any] | None
+    lease_owner: str | None
+    cancel_requested: bool
+    created_at: datetime
+    run_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryRow:
+    job_id: int
+    at: datetime
+    from_state: JobState | None
+    to_state: JobState
+    reason: StateChangeReason
+    attempt: int
+    worker: str | None
+    error: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobFetchParams:
+    queue: str
+    limit: int
+    worker_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobCompletion:
+    """The outcome of one attempt, written only if the job is still processing under
+    this worker and attempt (the fencing token)."""
+
+    id: int
+    attempt: int
+    state: JobState
+    reason: StateChangeReason
+    result_json: str | None = None
+    error: dict[str, Any] | None = None
+    run_at: datetime | None = None
+    """For a retry (`scheduled`): when to run again."""
+    progress_fraction: float | None = None
+    progress_message: str | None = None
+    release: bool = False
+    """Give the job back without spending the attempt (graceful shutdown)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgressUpdate:
+    id: int
+    attempt: int
+    fraction: float
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobListParams:
+    state: JobState | None = None
+    queue: str | None = None
+    job: str | None = None
+    before_id: int | None = None
+    """Keyset cursor: only ids below this one (newest first)."""
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRescueParams:
+    lease_seconds: float
+    """A processing job whose owner has not heartbeaten for this long is rescued."""
+    retry_at: Callable[[int], datetime]
+    """When a rescued job with attempts left runs again, by its attempt number."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerParams:
+    id: str
+    hostname: str
+    pid: int
+    queues: Sequence[str]
+    concurrency: int
+    running: int
+    cpu_percent: float
+    rss_bytes: int
+    started_at: datetime
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerRow:
+    id: str
+    hostname: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    running: int
+    cpu_percent: float
+    rss_bytes: int
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StateCount:
+    queue: str
+    state: JobState
+    count: int
+
+
+class Subscription(Protocol):
+    async def close(self) -> None: ...
+
+
+class JobStore(Protocol):
+    """Durable job storage. Every method is safe to call from many tasks and processes."""
+
+    capabilities: StoreCapabilities
+
+    async def open(self) -> None:
+        """Connect. Raises `StorageUnavailableError` if the database cannot be reached."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def migration_apply(self) -> list[int]:
+        """Apply pending migrations under a lock; return the versions applied (empty when
+        current). Raises `SchemaTooNewError` if the database is ahead of the code."""
+        ...
+
+    async def migration_check(self) -> None:
+        """Raise `MigrationRequiredError` unless the schema is exactly current."""
+        ...
+
+    async def job_insert_many(
+        self, params: Sequence[JobInsertParams], *, connection: object | None = None
+    ) -> list[JobInsertResult]:
+        """Insert jobs atomically, recording history and waking listeners once. Jobs whose
+        unique key matches a live job are not inserted: that job's id comes back instead.
+        With `connection`, run on the caller's connection and leave the commit to it."""
+        ...
+
+    async def job_fetch_available(self, params: JobFetchParams) -> list[JobRow]:
+        """Claim up to `limit` runnable jobs (enqueued, or scheduled and due) of one queue
+        for `worker_id`: state `processing`, attempt + 1. Concurrent callers never claim
+        the same job."""
+        ...
+
+    async def job_set_state_if_processing(
+        self, worker_id: str, completions: Sequence[JobCompletion]
+    ) -> list[int]:
+        """Write outcomes in one statement; returns the ids written. A job no longer held
+        by this worker and attempt (rescued, cancelled, deleted) is skipped."""
+        ...
+
+    async def job_progress_update(self, worker_id: str, updates: Sequence[ProgressUpdate]) -> None:
+        """Store the latest progress of jobs this worker holds; others are ignored."""
+        ...
+
+    async def job_get(self, job_id: int) -> JobRow | None: ...
+
+    async def job_history(self, job_id: int) -> list[HistoryRow]:
+        """The job's transitions, oldest first."""
+        ...
+
+    async def job_list(self, params: JobListParams) -> list[JobRow]:
+        """Jobs newest first (by id), filtered, keyset-paginated."""
+        ...
+
+    async def job_cancel(self, job_id: int) -> JobRow | None:
+        """Cancel a scheduled/enqueued/awaiting job at once; mark a processing one
+        `cancel_requested` and notify its worker. Returns the row after the change, or
+        the unchanged row if it was final; None if not found."""
+        ...
+
+    async def job_retry(self, job_id: int) -> JobRow | None:
+        """Move a final job back to `enqueued` with a fresh attempt budget. Returns the
+        row after the change, or unchanged if it was not final; None if not found."""
+        ...
+
+    async def job_delete(self, job_id: int) -> JobRow | None:
+        """Delete a job that is not processing, with its history. Returns the deleted row,
+        the unchanged row if it was processing, None if not found."""
+        ...
+
+    async def job_get_cancel_requested(self, worker_id: str) -> list[int]:
+        """Ids of jobs this worker holds that a user asked to cancel."""
+        ...
+
+    async def job_rescue(self, params: JobRescueParams) -> list[JobRow]:
+        """Give back processing jobs whose owner is gone (no heartbeat within the lease):
+        to `scheduled` with attempts left, else `failed`. Re-checks the owner in the same
+        statement, so a job the owner finished meanwhile is left alone."""
+        ...
+
+    async def job_prune(self, state: JobState, finished_before: datetime) -> int:
+        """Delete final jobs of `state` finished before the cutoff, and their history."""
+        ...
+
+    async def job_count_by_state(self) -> list[StateCount]:
+        """Counts per queue and state, for the dashboard and `medley stats`."""
+        ...
+
+    async def server_heartbeat(self, params: ServerParams) -> None:
+        """Register or refresh a worker process."""
+        ...
+
+    async def server_delete(self, server_id: str) -> None: ...
+
+    async def server_list(self) -> list[ServerRow]: ...
+
+    async def server_prune(self, older_than_seconds: float) -> int:
+        """Forget servers silent for this long (their jobs are rescued separately)."""
+        ...
+
+    async def leader_attempt_elect(self, name: str, leader_id: str, ttl_seconds: float) -> bool:
+        """Become or stay leader of `name` unless another holder's term is unexpired."""
+        ...
+
+    async def leader_resign(self, name: str, leader_id: str) -> None: ...
+
+    async def subscribe(self, callback: NotificationCallback) -> Subscription | None:
+        """Deliver notifications of `CHANNEL_*`; None when the backend has none
+        (`capabilities.listen_notify` is False)."""
+        ...
+
+
+Opener = Callable[[], Awaitable[JobStore]]

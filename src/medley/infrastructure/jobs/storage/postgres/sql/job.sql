@@ -1,0 +1,272 @@
+-- name: job_insert_many
+-- One statement for a whole batch: rows arrive as parallel arrays (unnest), the unique
+-- index skips jobs whose key a live job holds, history is written in the same statement,
+-- and one pg_notify per queue wakes listening workers (PostgreSQL folds duplicate
+-- notifications of one transaction into one).
+WITH input AS (
+    SELECT * FROM unnest(
+        %(job)s::text[], %(queue)s::text[], %(priority)s::int[], %(state)s::text[],
+        %(args)s::jsonb[], %(kwargs)s::jsonb[], %(run_at)s::timestamptz[],
+        %(max_attempts)s::int[], %(timeout_seconds)s::float8[], %(unique_key)s::text[],
+        %(tags)s::jsonb[]
+    ) WITH ORDINALITY AS i(job, queue, priority, state, args, kwargs, run_at, max_attempts,
+                           timeout_seconds, unique_key, tags, ord)
+),
+inserted AS (
+    INSERT INTO medley_job (job, queue, priority, state, args, kwargs, run_at, max_attempts,
+                            timeout_seconds, unique_key, tags)
+    SELECT job, queue, priority, state, args, kwargs, coalesce(run_at, now()), max_attempts,
+           timeout_seconds, unique_key, tags
+    FROM input ORDER BY ord
+    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
+        AND state IN ('scheduled', 'enqueued', 'processing', 'awaiting') DO NOTHING
+    RETURNING id, state, queue, unique_key
+),
+history AS (
+    INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt)
+    SELECT id, NULL, state, CASE state WHEN 'scheduled' THEN 'scheduled' ELSE 'enqueued' END, 0
+    FROM inserted
+),
+notified AS (
+    SELECT pg_notify('medley_job', q.queue)
+    FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'enqueued') q
+)
+SELECT id, state, unique_key, (SELECT count(*) FROM notified) AS notified FROM inserted
+
+-- name: job_get_live_by_unique_key
+SELECT id, state, unique_key FROM medley_job
+WHERE unique_key = ANY(%(unique_keys)s::text[])
+  AND state IN ('scheduled', 'enqueued', 'processing', 'awaiting')
+
+-- name: job_reserve_ids
+-- Bulk enqueue takes its ids first, so that COPY can write jobs and history with known
+-- ids (ids drawn by other sessions at the same time never mix in).
+SELECT nextval('medley_job_id_seq') AS id FROM generate_series(1, %(count)s)
+
+-- name: job_copy
+COPY medley_job (id, job, queue, priority, state, args, kwargs, run_at, max_attempts,
+                 timeout_seconds, tags) FROM STDIN
+
+-- name: job_history_copy
+COPY medley_job_history (job_id, to_state, reason, attempt) FROM STDIN
+
+-- name: job_notify_queues
+SELECT pg_notify('medley_job', q) FROM unnest(%(queues)s::text[]) AS q
+
+-- name: job_fetch_available
+-- Claim a batch in one statement. SKIP LOCKED lets concurrent fetchers pass over rows
+-- another transaction is claiming instead of waiting on them. Due `scheduled` jobs are
+-- claimed directly, so no mover has to run first. Served by medley_job_fetch_idx.
+WITH claimable AS (
+    SELECT id, state AS from_state FROM medley_job
+    WHERE queue = %(queue)s AND state IN ('enqueued', 'scheduled') AND run_at <= now()
+    ORDER BY priority, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+),
+claimed AS (
+    UPDATE medley_job j
+    SET state = 'processing', attempt = j.attempt + 1, lease_owner = %(worker_id)s,
+        started_at = now(), progress_fraction = NULL, progress_message = NULL,
+        cancel_requested = false
+    FROM claimable c WHERE j.id = c.id
+    RETURNING j.*, c.from_state
+),
+history AS (
+    INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt, worker)
+    SELECT id, from_state, 'processing', 'fetched', attempt, %(worker_id)s FROM claimed
+)
+SELECT * FROM claimed ORDER BY priority, run_at, id
+
+-- name: job_set_state_if_processing
+-- Completions of many jobs in one statement. The guard (still processing, same owner,
+-- same attempt) is the fencing token: a late write from a worker that lost the job
+-- (rescued, cancelled, deleted) changes nothing and is left out of the result.
+WITH input AS (
+    SELECT * FROM unnest(
+        %(id)s::bigint[], %(attempt)s::int[], %(state)s::text[], %(reason)s::text[],
+        %(result)s::jsonb[], %(error)s::jsonb[], %(run_at)s::timestamptz[],
+        %(progress_fraction)s::float8[], %(progress_message)s::text[], %(release)s::bool[]
+    ) AS u(id, attempt, state, reason, result, error, run_at, progress_fraction,
+           progress_message, release)
+),
+updated AS (
+    UPDATE medley_job j
+    SET state = u.state,
+        result = u.result,
+        error = coalesce(u.error, j.error),
+        run_at = coalesce(u.run_at, j.run_at),
+        attempt = CASE WHEN u.release THEN j.attempt - 1 ELSE j.attempt END,
+        progress_fraction = coalesce(u.progress_fraction, j.progress_fraction),
+        progress_message = coalesce(u.progress_message, j.progress_message),
+        finished_at = CASE WHEN u.state IN ('succeeded', 'failed', 'cancelled')
+                           THEN now() END,
+        lease_owner = NULL,
+        cancel_requested = false
+    FROM input u
+    WHERE j.id = u.id AND j.state = 'processing' AND j.lease_owner = %(worker_id)s
+      AND j.attempt = u.attempt
+    RETURNING j.id, j.state, j.queue, u.reason, u.attempt, u.error
+),
+history AS (
+    INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt, worker, error)
+    SELECT id, 'processing', state, reason, attempt, %(worker_id)s, error FROM updated
+),
+notified AS (
+    SELECT pg_notify('medley_job', q.queue)
+    FROM (SELECT DISTINCT queue FROM updated WHERE state = 'enqueued') q
+)
+SELECT id, (SELECT count(*) FROM notified) AS notified FROM updated
+
+-- name: job_progress_update
+UPDATE medley_job j
+SET progress_fraction = u.fraction, progress_message = u.message
+FROM unnest(%(id)s::bigint[], %(attempt)s::int[], %(fraction)s::float8[], %(message)s::text[])
+    AS u(id, attempt, fraction, message)
+WHERE j.id = u.id AND j.state = 'processing' AND j.lease_owner = %(worker_id)s
+  AND j.attempt = u.attempt
+
+-- name: job_get
+SELECT * FROM medley_job WHERE id = %(id)s
+
+-- name: job_history
+SELECT job_id, at, from_state, to_state, reason, attempt, worker, error
+FROM medley_job_history WHERE job_id = %(id)s ORDER BY id
+
+-- name: job_list
+-- Keyset pagination on id (newest first); each filter is NULL when unused, so one plan
+-- shape serves every combination. Served by the primary key or medley_job_state_idx.
+SELECT * FROM medley_job
+WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(job)s::text IS NULL OR job = %(job)s::text)
+  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
+ORDER BY id DESC
+LIMIT %(limit)s
+
+-- name: job_cancel
+-- Waiting jobs are cancelled at once; a processing job is only flagged, and its owner is
+-- told through NOTIFY so it can stop within moments (the heartbeat also polls the flag).
+WITH target AS (
+    SELECT id, state FROM medley_job WHERE id = %(id)s FOR UPDATE
+),
+cancelled AS (
+    UPDATE medley_job j
+    SET state = 'cancelled', finished_at = now(), lease_owner = NULL
+    FROM target t
+    WHERE j.id = t.id AND t.state IN ('scheduled', 'enqueued', 'awaiting')
+    RETURNING j.*
+),
+flagged AS (
+    UPDATE medley_job j SET cancel_requested = true
+    FROM target t WHERE j.id = t.id AND t.state = 'processing'
+    RETURNING j.*
+),
+history AS (
+    INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt)
+    SELECT c.id, t.state, 'cancelled', 'cancelled', c.attempt FROM cancelled c JOIN target t USING (id)
+),
+notified AS (
+    SELECT pg_notify('medley_cancel', id::text) FROM flagged
+)
+SELECT * FROM cancelled
+UNION ALL SELECT * FROM flagged WHERE (SELECT count(*) FROM notified) >= 0
+UNION ALL
+SELECT j.* FROM medley_job j JOIN target t USING (id)
+WHERE NOT EXISTS (SELECT 1 FROM cancelled) AND NOT EXISTS (SELECT 1 FROM flagged)
+
+-- name: job_retry
+WITH target AS (
+    SELECT id, state, attempt FROM medley_job WHERE id = %(id)s FOR UPDATE
+),
+retried AS (
+    UPDATE medley_job j
+    SET state = 'enqueued', attempt = 0, run_at = now(), result = NULL, finished_at = NULL,
+        progress_fraction = NULL, progress_message = NULL, cancel_requested = false
+    FROM target t
+    WHERE j.id = t.id AND t.state IN ('failed', 'cancelled', 'succeeded')
+    RETURNING j.*
+),
+history AS (
+    INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt)
+    SELECT r.id, t.state, 'enqueued', 'retried_by_user', t.attempt FROM retried r JOIN target t USING (id)
+),
+notified AS (
+    SELECT pg_notify('medley_job', queue) FROM retried
+)
+SELECT * FROM retried WHERE (SELECT count(*) FROM notified) >= 0
+UNION ALL
+SELECT j.* FROM medley_job j JOIN target t USING (id) WHERE NOT EXISTS (SELECT 1 FROM retried)
+
+-- name: job_delete
+WITH target AS (
+    SELECT id, state FROM medley_job WHERE id = %(id)s FOR UPDATE
+),
+deleted AS (
+    DELETE FROM medley_job j USING target t
+    WHERE j.id = t.id AND t.state <> 'processing'
+    RETURNING j.*
+),
+history AS (
+    DELETE FROM medley_job_history h USING deleted d WHERE h.job_id = d.id
+)
+SELECT *, true AS deleted FROM deleted
+UNION ALL
+SELECT j.*, false AS deleted FROM medley_job j JOIN target t USING (id)
+WHERE NOT EXISTS (SELECT 1 FROM deleted)
+
+-- name: job_get_cancel_requested
+SELECT id FROM medley_job
+WHERE state = 'processing' AND lease_owner = %(worker_id)s AND cancel_requested
+
+-- name: job_rescue_candidates
+-- Processing jobs whose owner has not heartbeaten within the lease (or never registered).
+SELECT j.id, j.attempt, j.lease_owner FROM medley_job j
+WHERE j.state = 'processing'
+  AND NOT EXISTS (
+      SELECT 1 FROM medley_server s
+      WHERE s.id = j.lease_owner
+        AND s.heartbeat_at >= now() - make_interval(secs => %(lease_seconds)s)
+  )
+FOR UPDATE SKIP LOCKED
+
+-- name: job_rescue
+-- Re-checks the same dead owner and attempt, so a job its owner finished (or that another
+-- rescuer took) between the candidate scan and this write is left alone.
+WITH input AS (
+    SELECT * FROM unnest(%(id)s::bigint[], %(attempt)s::int[], %(owner)s::text[],
+                         %(run_at)s::timestamptz[])
+        AS u(id, attempt, owner, run_at)
+),
+rescued AS (
+    UPDATE medley_job j
+    SET state = CASE WHEN j.attempt < j.max_attempts THEN 'scheduled' ELSE 'failed' END,
+        run_at = CASE WHEN j.attempt < j.max_attempts THEN u.run_at ELSE j.run_at END,
+        finished_at = CASE WHEN j.attempt < j.max_attempts THEN NULL ELSE now() END,
+        error = %(error)s::jsonb,
+        lease_owner = NULL,
+        cancel_requested = false
+    FROM input u
+    WHERE j.id = u.id AND j.state = 'processing' AND j.lease_owner = u.owner
+      AND j.attempt = u.attempt
+    RETURNING j.*, u.owner AS old_owner
+),
+history AS (
+    INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt, worker, error)
+    SELECT id, 'processing', state, 'rescued', attempt, old_owner, error FROM rescued
+)
+SELECT * FROM rescued
+
+-- name: job_prune
+WITH pruned AS (
+    DELETE FROM medley_job
+    WHERE state = %(state)s AND finished_at < %(finished_before)s
+    RETURNING id
+),
+history AS (
+    DELETE FROM medley_job_history h USING pruned p WHERE h.job_id = p.id
+)
+SELECT count(*) AS pruned FROM pruned
+
+-- name: job_count_by_state
+SELECT queue, state, count(*) AS count FROM medley_job GROUP BY queue, state ORDER BY queue, state

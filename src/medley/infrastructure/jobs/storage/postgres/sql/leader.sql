@@ -1,0 +1,14 @@
+-- name: leader_attempt_elect
+-- Take the term if it is free or expired, or extend our own; otherwise change nothing.
+INSERT INTO medley_leader (name, leader_id, elected_at, expires_at)
+VALUES (%(name)s, %(leader_id)s, now(), now() + make_interval(secs => %(ttl_seconds)s))
+ON CONFLICT (name) DO UPDATE
+SET leader_id = excluded.leader_id,
+    expires_at = excluded.expires_at,
+    elected_at = CASE WHEN medley_leader.leader_id = excluded.leader_id
+                      THEN medley_leader.elected_at ELSE now() END
+WHERE medley_leader.expires_at < now() OR medley_leader.leader_id = excluded.leader_id
+RETURNING leader_id
+
+-- name: leader_resign
+DELETE FROM medley_leader WHERE name = %(name)s AND leader_id = %(leader_id)s

@@ -1,0 +1,401 @@
+"""PostgreSQL job storage on psycopg 3 (async) with a connection pool.
+
+Connections run in autocommit, so a one-statement operation (fetch, complete, insert)
+costs one round trip; multi-statement operations open an explicit transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from medley.application.errors import (
+    DuplicateJobError,
+    MigrationRequiredError,
+    SchemaTooNewError,
+)
+from medley.application.models.jobs import JobState
+from medley.infrastructure.jobs.storage import sqlfile
+from medley.infrastructure.jobs.storage.port import (
+    HistoryRow,
+    JobCompletion,
+    JobFetchParams,
+    JobInsertParams,
+    JobInsertResult,
+    JobListParams,
+    JobRescueParams,
+    JobRow,
+    NotificationCallback,
+    ProgressUpdate,
+    ServerParams,
+    ServerRow,
+    StateCount,
+    StoreCapabilities,
+    Subscription,
+)
+from medley.infrastructure.jobs.storage.postgres._errors import map_errors
+from medley.infrastructure.jobs.storage.postgres._rows import history_row, job_row, server_row
+from medley.infrastructure.jobs.storage.postgres.listener import PostgresListener
+
+Q = sqlfile.load_queries("medley.infrastructure.jobs.storage.postgres.sql")
+MIGRATIONS = sqlfile.load_migrations("medley.infrastructure.jobs.storage.postgres.migrations")
+
+COPY_THRESHOLD = 64
+"""Batches at least this large, with no unique keys, go through COPY."""
+
+WORKER_LOST_ERROR = json.dumps(
+    {
+        "type": "WorkerLostError",
+        "message": "the worker running this job stopped heartbeating",
+        "traceback": None,
+    }
+)
+
+Row = dict[str, Any]
+
+
+class PostgresJobStore:
+    """JobStore on PostgreSQL. One instance per process is enough: it pools connections
+    and shares one LISTEN connection among all subscribers."""
+
+    capabilities = StoreCapabilities(listen_notify=True, name="postgres")
+
+    def __init__(self, conninfo: str, *, pool_min: int = 1, pool_max: int = 10) -> None:
+        self.conninfo = conninfo
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]] = AsyncConnectionPool(
+            conninfo,
+            min_size=pool_min,
+            max_size=pool_max,
+            open=False,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            connection_class=psycopg.AsyncConnection[Row],
+            timeout=10,
+        )
+        self._listener = PostgresListener(conninfo)
+
+    async def open(self) -> None:
+        with map_errors("connecting"):
+            await self._pool.open(wait=True, timeout=10)
+
+    async def close(self) -> None:
+        await self._listener.close()
+        await self._pool.close()
+
+    async def _fetch(self, name: LiteralString, params: Row | None = None) -> list[Row]:
+        with map_errors(name):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(Q[name], params)
+                return await cur.fetchall() if cur.description else []
+
+    async def _fetch_in_tx(self, steps: Sequence[tuple[LiteralString, Row | None]]) -> list[Row]:
+        """Run statements in one transaction; return the last one's rows."""
+        rows: list[Row] = []
+        with map_errors(steps[-1][0]):
+            async with self._pool.connection() as conn, conn.transaction():
+                for name, params in steps:
+                    cur = await conn.execute(Q[name], params)
+                    rows = await cur.fetchall() if cur.description else []
+        return rows
+
+    # --- migrations -------------------------------------------------------------------
+
+    async def migration_apply(self) -> list[int]:
+        known = MIGRATIONS[-1][0]
+        applied: list[int] = []
+        with map_errors("migrating"):
+            async with self._pool.connection() as conn, conn.transaction():
+                await conn.execute(Q["migration_lock"])
+                await conn.execute(Q["migration_create_table"])
+                cur = await conn.execute(Q["migration_get_applied"])
+                done = {r["version"] for r in await cur.fetchall()}
+                if done and max(done) > known:
+                    raise SchemaTooNewError(max(done), known)
+                for version, name, text in MIGRATIONS:
+                    if version not in done:
+                        await conn.execute(text.encode())
+                        await conn.execute(
+                            Q["migration_record"], {"version": version, "name": name}
+                        )
+                        applied.append(version)
+        return applied
+
+    async def migration_check(self) -> None:
+        known = MIGRATIONS[-1][0]
+        present = (await self._fetch("migration_table_exists"))[0]["present"]
+        versions = (
+            [r["version"] for r in await self._fetch("migration_get_applied")] if present else []
+        )
+        current = max(versions, default=0)
+        if current > known:
+            raise SchemaTooNewError(current, known)
+        if current < known:
+            raise MigrationRequiredError(
+                f"the database schema is at version {current}, this Medley needs {known}: "
+                "run `medley migrate`"
+            )
+
+    # --- jobs -------------------------------------------------------------------------
+
+    async def job_insert_many(
+        self, params: Sequence[JobInsertParams], *, connection: object | None = None
+    ) -> list[JobInsertResult]:
+        if not params:
+            return []
+        if connection is not None:
+            if not isinstance(connection, psycopg.AsyncConnection):
+                raise TypeError("connection must be a psycopg.AsyncConnection")
+            with map_errors("enqueueing in the caller's transaction"):
+                return await self._insert_unnest(connection, params)
+        use_copy = len(params) >= COPY_THRESHOLD and all(p.unique_key is None for p in params)
+        with map_errors("enqueueing"):
+            async with self._pool.connection() as conn:
+                if use_copy:
+                    async with conn.transaction():
+                        return await self._insert_copy(conn, params)
+                return await self._insert_unnest(conn, params)
+
+    async def _insert_unnest(
+        self, conn: psycopg.AsyncConnection[Any], params: Sequence[JobInsertParams]
+    ) -> list[JobInsertResult]:
+        columns: Row = {
+            "job": [p.job for p in params],
+            "queue": [p.queue for p in params],
+            "priority": [p.priority for p in params],
+            "state": [p.state.value for p in params],
+            "args": [p.payload_json[0] for p in params],
+            "kwargs": [p.payload_json[1] for p in params],
+            "run_at": [p.run_at for p in params],
+            "max_attempts": [p.max_attempts for p in params],
+            "timeout_seconds": [p.timeout_seconds for p in params],
+            "unique_key": [p.unique_key for p in params],
+            "tags": [json.dumps(list(p.tags)) for p in params],
+        }
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(Q["job_insert_many"], columns)
+        inserted = sorted(await cur.fetchall(), key=lambda r: r["id"])
+        existing: dict[str, Row] = {}
+        if len(inserted) < len(params):
+            keys = [p.unique_key for p in params if p.unique_key is not None]
+            await cur.execute(Q["job_get_live_by_unique_key"], {"unique_keys": keys})
+            existing = {r["unique_key"]: r for r in await cur.fetchall()}
+        return _match_inserted(params, inserted, existing)
+
+    async def _insert_copy(
+        self, conn: psycopg.AsyncConnection[Row], params: Sequence[JobInsertParams]
+    ) -> list[JobInsertResult]:
+        cur = await conn.execute(Q["job_reserve_ids"], {"count": len(params)})
+        ids = [r["id"] for r in await cur.fetchall()]
+        now = datetime.now().astimezone()
+        async with conn.cursor().copy(Q["job_copy"]) as copy:
+            for job_id, p in zip(ids, params, strict=True):
+                await copy.write_row(
+                    (
+                        job_id,
+                        p.job,
+                        p.queue,
+                        p.priority,
+                        p.state.value,
+                        p.payload_json[0],
+                        p.payload_json[1],
+                        p.run_at or now,
+                        p.max_attempts,
+                        p.timeout_seconds,
+                        json.dumps(list(p.tags)),
+                    )
+                )
+        async with conn.cursor().copy(Q["job_history_copy"]) as copy:
+            for job_id, p in zip(ids, params, strict=True):
+                reason = "scheduled" if p.state is JobState.SCHEDULED else "enqueued"
+                await copy.write_row((job_id, p.state.value, reason, 0))
+        queues = sorted({p.queue for p in params if p.state is JobState.ENQUEUED})
+        if queues:
+            await conn.execute(Q["job_notify_queues"], {"queues": queues})
+        return [JobInsertResult(i, p.state, False) for i, p in zip(ids, params, strict=True)]
+
+    async def job_fetch_available(self, params: JobFetchParams) -> list[JobRow]:
+        rows = await self._fetch(
+            "job_fetch_available",
+            {"queue": params.queue, "limit": params.limit, "worker_id": params.worker_id},
+        )
+        return [job_row(r) for r in rows]
+
+    async def job_set_state_if_processing(
+        self, worker_id: str, completions: Sequence[JobCompletion]
+    ) -> list[int]:
+        if not completions:
+            return []
+        c = completions
+        rows = await self._fetch(
+            "job_set_state_if_processing",
+            {
+                "worker_id": worker_id,
+                "id": [x.id for x in c],
+                "attempt": [x.attempt for x in c],
+                "state": [x.state.value for x in c],
+                "reason": [x.reason.value for x in c],
+                "result": [x.result_json for x in c],
+                "error": [json.dumps(x.error) if x.error else None for x in c],
+                "run_at": [x.run_at for x in c],
+                "progress_fraction": [x.progress_fraction for x in c],
+                "progress_message": [x.progress_message for x in c],
+                "release": [x.release for x in c],
+            },
+        )
+        return [r["id"] for r in rows]
+
+    async def job_progress_update(self, worker_id: str, updates: Sequence[ProgressUpdate]) -> None:
+        if updates:
+            await self._fetch(
+                "job_progress_update",
+                {
+                    "worker_id": worker_id,
+                    "id": [u.id for u in updates],
+                    "attempt": [u.attempt for u in updates],
+                    "fraction": [u.fraction for u in updates],
+                    "message": [u.message for u in updates],
+                },
+            )
+
+    async def job_get(self, job_id: int) -> JobRow | None:
+        rows = await self._fetch("job_get", {"id": job_id})
+        return job_row(rows[0]) if rows else None
+
+    async def job_history(self, job_id: int) -> list[HistoryRow]:
+        return [history_row(r) for r in await self._fetch("job_history", {"id": job_id})]
+
+    async def job_list(self, params: JobListParams) -> list[JobRow]:
+        rows = await self._fetch(
+            "job_list",
+            {
+                "state": params.state.value if params.state else None,
+                "queue": params.queue,
+                "job": params.job,
+                "before_id": params.before_id,
+                "limit": params.limit,
+            },
+        )
+        return [job_row(r) for r in rows]
+
+    async def _one(self, name: LiteralString, job_id: int) -> JobRow | None:
+        rows = await self._fetch(name, {"id": job_id})
+        return job_row(rows[0]) if rows else None
+
+    async def job_cancel(self, job_id: int) -> JobRow | None:
+        return await self._one("job_cancel", job_id)
+
+    async def job_retry(self, job_id: int) -> JobRow | None:
+        return await self._one("job_retry", job_id)
+
+    async def job_delete(self, job_id: int) -> JobRow | None:
+        return await self._one("job_delete", job_id)
+
+    async def job_get_cancel_requested(self, worker_id: str) -> list[int]:
+        rows = await self._fetch("job_get_cancel_requested", {"worker_id": worker_id})
+        return [r["id"] for r in rows]
+
+    async def job_rescue(self, params: JobRescueParams) -> list[JobRow]:
+        with map_errors("rescuing jobs"):
+            async with self._pool.connection() as conn, conn.transaction():
+                cur = await conn.execute(
+                    Q["job_rescue_candidates"], {"lease_seconds": params.lease_seconds}
+                )
+                found = await cur.fetchall()
+                if not found:
+                    return []
+                cur = await conn.execute(
+                    Q["job_rescue"],
+                    {
+                        "id": [r["id"] for r in found],
+                        "attempt": [r["attempt"] for r in found],
+                        "owner": [r["lease_owner"] for r in found],
+                        "run_at": [params.retry_at(r["attempt"]) for r in found],
+                        "error": WORKER_LOST_ERROR,
+                    },
+                )
+                return [job_row(r) for r in await cur.fetchall()]
+
+    async def job_prune(self, state: JobState, finished_before: datetime) -> int:
+        rows = await self._fetch(
+            "job_prune", {"state": state.value, "finished_before": finished_before}
+        )
+        return int(rows[0]["pruned"])
+
+    async def job_count_by_state(self) -> list[StateCount]:
+        rows = await self._fetch("job_count_by_state")
+        return [StateCount(r["queue"], JobState(r["state"]), r["count"]) for r in rows]
+
+    # --- servers and leadership -------------------------------------------------------
+
+    async def server_heartbeat(self, params: ServerParams) -> None:
+        await self._fetch(
+            "server_heartbeat",
+            {
+                "id": params.id,
+                "hostname": params.hostname,
+                "pid": params.pid,
+                "queues": json.dumps(list(params.queues)),
+                "concurrency": params.concurrency,
+                "running": params.running,
+                "cpu_percent": params.cpu_percent,
+                "rss_bytes": params.rss_bytes,
+                "info": json.dumps(params.info),
+                "started_at": params.started_at,
+            },
+        )
+
+    async def server_delete(self, server_id: str) -> None:
+        await self._fetch("server_delete", {"id": server_id})
+
+    async def server_list(self) -> list[ServerRow]:
+        return [server_row(r) for r in await self._fetch("server_list")]
+
+    async def server_prune(self, older_than_seconds: float) -> int:
+        with map_errors("server_prune"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    Q["server_prune"], {"older_than_seconds": older_than_seconds}
+                )
+                return cur.rowcount
+
+    async def leader_attempt_elect(self, name: str, leader_id: str, ttl_seconds: float) -> bool:
+        rows = await self._fetch(
+            "leader_attempt_elect",
+            {"name": name, "leader_id": leader_id, "ttl_seconds": ttl_seconds},
+        )
+        return bool(rows) and rows[0]["leader_id"] == leader_id
+
+    async def leader_resign(self, name: str, leader_id: str) -> None:
+        await self._fetch("leader_resign", {"name": name, "leader_id": leader_id})
+
+    async def subscribe(self, callback: NotificationCallback) -> Subscription | None:
+        return await self._listener.subscribe(callback)
+
+
+def _match_inserted(
+    params: Sequence[JobInsertParams], inserted: list[Row], existing: dict[str, Row]
+) -> list[JobInsertResult]:
+    """Pair input rows with results: ids were drawn in input order, and a row skipped by
+    its unique key gets the live job that holds the key."""
+    results: list[JobInsertResult] = []
+    fresh = iter(inserted)
+    taken: set[str] = {r["unique_key"] for r in inserted if r["unique_key"] is not None}
+    seen: set[str] = set()
+    for p in params:
+        key = p.unique_key
+        if key is not None and (key in seen or key not in taken):
+            holder = existing.get(key)
+            if holder is None:  # the holder finished between our insert and lookup
+                raise DuplicateJobError(key)
+            results.append(JobInsertResult(holder["id"], JobState(holder["state"]), True))
+            continue
+        if key is not None:
+            seen.add(key)
+        row = next(fresh)
+        results.append(JobInsertResult(row["id"], JobState(row["state"]), False))
+    return results
