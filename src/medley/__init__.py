@@ -1,0 +1,88 @@
+"""Medley: durable background jobs on PostgreSQL or embedded SQLite.
+
+import medley
+
+@medley.job(queue="ai", max_attempts=5, timeout="10m")
+async def extract(ctx: medley.JobContext, document_id: int) -> dict: ...
+
+jobs = medley.connect("postgresql://localhost/app")
+job_id = await jobs.enqueue(extract, document_id=7)
+info = await jobs.wait(job_id, timeout=60)
+"""
+
+from __future__ import annotations
+
+from medley.application.errors import (
+    ConfigError,
+    DuplicateJobError,
+    InvalidArgumentsError,
+    InvalidDatabaseUrlError,
+    InvalidTransitionError,
+    JobNotFoundError,
+    MedleyError,
+    MigrationRequiredError,
+    PayloadTooLargeError,
+    SchemaTooNewError,
+    StorageError,
+    StorageUnavailableError,
+    UnknownJobError,
+    WaitTimeoutError,
+)
+from medley.application.interfaces import BackgroundJobService
+from medley.application.models.jobs import (
+    EnqueueRequest,
+    EnqueueResult,
+    JobError,
+    JobFilter,
+    JobInfo,
+    JobOptions,
+    JobPage,
+    JobState,
+    Progress,
+    StateChange,
+)
+from medley.infrastructure.jobs.context import JobCancelledError, JobContext
+from medley.infrastructure.jobs.registry import JobDefinition, JobRegistry, job
+from medley.infrastructure.services.background_job_service import JobService
+from medley.infrastructure.services.connect import connect, connect_async
+from medley.infrastructure.services.in_process import InProcessJobService
+from medley.infrastructure.services.sync import SyncJobService, connect_sync
+
+__all__ = [
+    "BackgroundJobService",
+    "ConfigError",
+    "DuplicateJobError",
+    "EnqueueRequest",
+    "EnqueueResult",
+    "InProcessJobService",
+    "InvalidArgumentsError",
+    "InvalidDatabaseUrlError",
+    "InvalidTransitionError",
+    "JobCancelledError",
+    "JobContext",
+    "JobDefinition",
+    "JobError",
+    "JobFilter",
+    "JobInfo",
+    "JobNotFoundError",
+    "JobOptions",
+    "JobPage",
+    "JobRegistry",
+    "JobService",
+    "JobState",
+    "MedleyError",
+    "MigrationRequiredError",
+    "PayloadTooLargeError",
+    "Progress",
+    "SchemaTooNewError",
+    "StateChange",
+    "StorageError",
+    "StorageUnavailableError",
+    "SyncJobService",
+    "UnknownJobError",
+    "WaitTimeoutError",
+    "connect",
+    "connect_async",
+    "connect_sync",
+    "job",
+]

@@ -71,6 +71,9 @@ class JobRegistry:
         except KeyError:
             raise UnknownJobError(name) from None
 
+    def find(self, name: str) -> JobDefinition[Any, Any] | None:
+        return self._jobs.get(name)
+
     def __contains__(self, name: object) -> bool:
         return name in self._jobs
 

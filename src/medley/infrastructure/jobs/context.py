@@ -1,0 +1,94 @@
+"""What a running job sees: its identity, progress reporting, logging, cancellation."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from medley.infrastructure.jobs.storage.port import ProgressUpdate
+
+log = logging.getLogger("medley.job")
+
+
+class JobCancelledError(Exception):
+    """Raised by `raise_if_cancelled()` when a user cancelled the running job."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobIdentity:
+    id: int
+    job: str
+    queue: str
+    attempt: int
+    worker: str
+
+
+class JobContext:
+    """Passed as the first argument to jobs that declare a `ctx` parameter.
+
+    Progress is kept in memory and written in coalesced batches, so a job may report it
+    as often as it likes; the last value is written with the job's outcome.
+    """
+
+    def __init__(
+        self,
+        identity: JobIdentity,
+        report: Callable[[ProgressUpdate], None] | None = None,
+    ) -> None:
+        self.identity = identity
+        self._report = report
+        self._stop = threading.Event()
+        self.stop_reason: str | None = None
+        self.last_progress: ProgressUpdate | None = None
+        self.log = logging.LoggerAdapter(
+            log,
+            {
+                "job_id": identity.id,
+                "job": identity.job,
+                "queue": identity.queue,
+                "attempt": identity.attempt,
+                "worker": identity.worker,
+            },
+        )
+
+    @property
+    def job_id(self) -> int:
+        return self.identity.id
+
+    @property
+    def attempt(self) -> int:
+        return self.identity.attempt
+
+    async def progress(self, fraction: float, message: str | None = None) -> None:
+        """Report progress (0..1) with an optional message. Cheap: coalesced writes."""
+        self.set_progress(fraction, message)
+
+    def set_progress(self, fraction: float, message: str | None = None) -> None:
+        """The same as `progress()`, for sync jobs running in threads."""
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        update = ProgressUpdate(
+            id=self.identity.id, attempt=self.identity.attempt, fraction=fraction, message=message
+        )
+        self.last_progress = update
+        if self._report is not None:
+            self._report(update)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once a user asked this job to stop, or its timeout passed."""
+        return self._stop.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Cooperative cancellation point for long loops (sync jobs cannot be interrupted)."""
+        if self._stop.is_set():
+            raise JobCancelledError(self.stop_reason or "cancelled")
+
+    def request_stop(self, reason: str) -> None:
+        if not self._stop.is_set():
+            self.stop_reason = reason
+            self._stop.set()
+
+    def __repr__(self) -> str:
+        return f"JobContext({self.identity!r})"

@@ -1,0 +1,46 @@
+"""Give back the jobs of dead workers. At least once: a job held by a worker that stopped
+heartbeating runs again (as a new attempt), or fails if it has no attempts left."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from medley.infrastructure.jobs.runtime.service import BaseService
+from medley.infrastructure.jobs.storage.port import JobRescueParams, JobStore
+
+log = logging.getLogger("medley.maintenance")
+
+RESCUER_INTERVAL_DEFAULT = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class RescueResult:
+    rescued: int
+    failed: int
+
+
+class JobRescuer(BaseService):
+    name = "rescuer"
+
+    def __init__(self, store: JobStore, *, lease_seconds: float, interval: float) -> None:
+        super().__init__(interval)
+        self.store = store
+        self.lease_seconds = lease_seconds
+
+    async def run_once(self) -> RescueResult:
+        now = datetime.now(UTC)
+        rows = await self.store.job_rescue(
+            JobRescueParams(lease_seconds=self.lease_seconds, retry_at=lambda _attempt: now)
+        )
+        failed = sum(1 for r in rows if r.state.is_final)
+        if rows:
+            log.warning(
+                "rescued %d jobs of dead workers (%d retried, %d failed for good)",
+                len(rows),
+                len(rows) - failed,
+                failed,
+            )
+        await self.store.server_prune(self.lease_seconds * 10)
+        return RescueResult(rescued=len(rows) - failed, failed=failed)

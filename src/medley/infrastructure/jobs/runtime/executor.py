@@ -1,0 +1,216 @@
+"""Run one job attempt and turn whatever happens into a `JobCompletion`. No SQL here.
+
+This is the one broad `except Exception` of the engine: user code may raise anything, and
+a failing job must never stop the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import importlib
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Executor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from medley.application.errors import InvalidArgumentsError, UnknownJobError
+from medley.application.models.jobs import JobState, StateChangeReason
+from medley.infrastructure.jobs.context import JobCancelledError, JobContext, JobIdentity
+from medley.infrastructure.jobs.payload import encode_json
+from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY, JobDefinition, JobRegistry
+from medley.infrastructure.jobs.retry import RetryPolicy
+from medley.infrastructure.jobs.storage.port import JobCompletion, JobRow, ProgressUpdate
+
+log = logging.getLogger("medley.worker")
+
+STOP_CANCEL = "cancelled by user"
+STOP_SHUTDOWN = "worker shutting down"
+STOP_TIMEOUT = "timed out"
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+def _run_in_child(module: str, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """Entry point of a CPU-bound job in a pool process: find it by name and run it."""
+    importlib.import_module(module)
+    return DEFAULT_REGISTRY.get(name).func(*args, **kwargs)
+
+
+class JobExecutor:
+    """Runs attempts: async jobs on the loop, sync jobs in `threads`, CPU-bound jobs in
+    `processes` (when given; otherwise threads)."""
+
+    def __init__(
+        self,
+        registry: JobRegistry,
+        *,
+        worker_id: str,
+        threads: Executor,
+        processes: Executor | None = None,
+        retry_policy: RetryPolicy | None = None,
+        report_progress: Callable[[ProgressUpdate], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.registry = registry
+        self.worker_id = worker_id
+        self.threads = threads
+        self.processes = processes
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.report_progress = report_progress
+        self.clock = clock
+
+    def context_for(self, row: JobRow) -> JobContext:
+        identity = JobIdentity(row.id, row.job, row.queue, row.attempt, self.worker_id)
+        return JobContext(identity, self.report_progress)
+
+    async def execute(self, row: JobRow, ctx: JobContext) -> JobCompletion:
+        """Run the attempt; never raises except `CancelledError` of the worker itself."""
+        started = time.monotonic()
+        try:
+            definition = self.registry.get(row.job)
+        except UnknownJobError as exc:
+            return self._failed(row, ctx, exc, StateChangeReason.FAILED, retry=False)
+        timeout = row.timeout_seconds or (
+            definition.timeout.total_seconds() if definition.timeout else None
+        )
+        try:
+            result = await self._call(definition, row, ctx, timeout)
+            result_json = encode_json(result, f"result of job {row.job!r}")
+        except asyncio.CancelledError:
+            # Checkpoint: cancelled from outside. A user cancel or a timeout is an outcome;
+            # a shutdown gives the job back; anything else is the worker itself stopping.
+            return self._stopped(row, ctx)
+        except TimeoutError as exc:
+            ctx.request_stop(STOP_TIMEOUT)
+            return self._failed(row, ctx, exc, StateChangeReason.TIMED_OUT, retry=True)
+        except JobCancelledError:
+            return self._stopped(row, ctx)
+        except InvalidArgumentsError as exc:
+            return self._failed(row, ctx, exc, StateChangeReason.FAILED, retry=False)
+        except Exception as exc:
+            return self._failed(row, ctx, exc, StateChangeReason.FAILED, retry=True)
+        log.debug("job %s (%s) succeeded in %.3fs", row.id, row.job, time.monotonic() - started)
+        return self._completion(
+            row, ctx, JobState.SUCCEEDED, StateChangeReason.COMPLETED, result_json=result_json
+        )
+
+    async def _call(
+        self,
+        definition: JobDefinition[Any, Any],
+        row: JobRow,
+        ctx: JobContext,
+        timeout: float | None,
+    ) -> Any:
+        args = [ctx, *row.args] if definition.takes_context else list(row.args)
+        if definition.is_async:
+            coro = definition.func(*args, **row.kwargs)
+            return await asyncio.wait_for(coro, timeout)
+        loop = asyncio.get_running_loop()
+        if definition.cpu_bound and self.processes is not None:
+            call = functools.partial(
+                _run_in_child,
+                definition.func.__module__,
+                definition.name,
+                list(row.args),
+                row.kwargs,
+            )
+            future = loop.run_in_executor(self.processes, call)
+        else:
+            context = contextvars.copy_context()
+            call = functools.partial(context.run, definition.func, *args, **row.kwargs)
+            future = loop.run_in_executor(self.threads, call)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.CancelledError:
+            ctx.request_stop(ctx.stop_reason or STOP_SHUTDOWN)  # let cooperative code stop
+            raise
+
+    def _stopped(self, row: JobRow, ctx: JobContext) -> JobCompletion:
+        if ctx.stop_reason == STOP_CANCEL:
+            return self._completion(row, ctx, JobState.CANCELLED, StateChangeReason.CANCELLED)
+        if ctx.stop_reason == STOP_SHUTDOWN:
+            return self._completion(
+                row, ctx, JobState.ENQUEUED, StateChangeReason.RELEASED, release=True
+            )
+        raise asyncio.CancelledError
+
+    def _failed(
+        self,
+        row: JobRow,
+        ctx: JobContext,
+        exc: BaseException,
+        reason: StateChangeReason,
+        *,
+        retry: bool,
+    ) -> JobCompletion:
+        error = error_dict(exc)
+        if retry and row.attempt < row.max_attempts:
+            delay = self._backoff(row, row.attempt)
+            log.warning(
+                "job %s (%s) attempt %d/%d failed: %s: %s; retrying in %.0fs",
+                row.id,
+                row.job,
+                row.attempt,
+                row.max_attempts,
+                error["type"],
+                error["message"],
+                delay.total_seconds(),
+            )
+            return self._completion(
+                row,
+                ctx,
+                JobState.SCHEDULED,
+                StateChangeReason.RETRIED if reason is StateChangeReason.FAILED else reason,
+                error=error,
+                run_at=self.clock() + delay,
+            )
+        log.error(
+            "job %s (%s) failed for good after attempt %d/%d: %s: %s",
+            row.id,
+            row.job,
+            row.attempt,
+            row.max_attempts,
+            error["type"],
+            error["message"],
+        )
+        return self._completion(row, ctx, JobState.FAILED, reason, error=error)
+
+    def _backoff(self, row: JobRow, attempt: int) -> timedelta:
+        definition = self.registry.find(row.job)
+        if definition is not None and definition.backoff is not None:
+            return definition.backoff(attempt)
+        return self.retry_policy.delay_for(attempt)
+
+    @staticmethod
+    def _completion(
+        row: JobRow,
+        ctx: JobContext,
+        state: JobState,
+        reason: StateChangeReason,
+        **fields: Any,
+    ) -> JobCompletion:
+        progress = ctx.last_progress
+        fraction: float | None = progress.fraction if progress else None
+        message = progress.message if progress else None
+        if state is JobState.SUCCEEDED and progress is None:
+            fraction = 1.0
+        return JobCompletion(
+            id=row.id,
+            attempt=row.attempt,
+            state=state,
+            reason=reason,
+            progress_fraction=fraction,
+            progress_message=message,
+            **fields,
+        )

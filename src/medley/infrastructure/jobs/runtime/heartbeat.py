@@ -1,0 +1,61 @@
+"""The worker's pulse: register, refresh the server row (CPU, memory, running jobs), and
+pick up cancel requests that a NOTIFY may have missed."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import psutil
+
+from medley.infrastructure.jobs.runtime.service import BaseService
+from medley.infrastructure.jobs.storage.port import JobStore, ServerParams
+
+
+class Heartbeat(BaseService):
+    name = "heartbeat"
+
+    def __init__(
+        self,
+        store: JobStore,
+        *,
+        worker_id: str,
+        queues: Sequence[str],
+        concurrency: int,
+        interval: float,
+        running: Callable[[], int],
+        on_cancel_requested: Callable[[int], bool],
+    ) -> None:
+        super().__init__(interval)
+        self.store = store
+        self.worker_id = worker_id
+        self.queues = list(queues)
+        self.concurrency = concurrency
+        self.running = running
+        self.on_cancel_requested = on_cancel_requested
+        self.started_at = datetime.now(UTC)
+        self._process = psutil.Process(os.getpid())
+        self._process.cpu_percent(None)  # prime: the first reading is always 0
+
+    async def run_once(self) -> int:
+        """Beat once; returns how many cancel requests were acted on."""
+        await self.store.server_heartbeat(
+            ServerParams(
+                id=self.worker_id,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                queues=self.queues,
+                concurrency=self.concurrency,
+                running=self.running(),
+                cpu_percent=self._process.cpu_percent(None),
+                rss_bytes=self._process.memory_info().rss,
+                started_at=self.started_at,
+            )
+        )
+        acted = 0
+        if self.running():
+            for job_id in await self.store.job_get_cancel_requested(self.worker_id):
+                acted += self.on_cancel_requested(job_id)
+        return acted

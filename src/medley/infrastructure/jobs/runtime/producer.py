@@ -1,0 +1,160 @@
+"""The fetch loop: claim at most as many jobs as there are free slots, run them, and
+sleep until woken (NOTIFY, a local enqueue, a freed slot) or the poll interval passes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from medley.application.errors import StorageError
+from medley.application.models.jobs import JobState, StateChangeReason
+from medley.infrastructure.jobs.context import JobContext
+from medley.infrastructure.jobs.runtime.completer import BatchCompleter
+from medley.infrastructure.jobs.runtime.executor import STOP_CANCEL, STOP_SHUTDOWN, JobExecutor
+from medley.infrastructure.jobs.storage.port import JobCompletion, JobFetchParams, JobRow, JobStore
+
+log = logging.getLogger("medley.worker")
+
+FETCH_BATCH_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerConfig:
+    queues: Sequence[str]
+    concurrency: int
+    poll_seconds: float
+
+    def __post_init__(self) -> None:
+        if not self.queues:
+            raise ValueError("a worker needs at least one queue")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+
+
+class Producer:
+    """Owns the running jobs of one worker process."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        executor: JobExecutor,
+        completer: BatchCompleter,
+        config: ProducerConfig,
+        *,
+        worker_id: str,
+        on_job_started: Callable[[JobRow], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.completer = completer
+        self.config = config
+        self.worker_id = worker_id
+        self.on_job_started = on_job_started
+        self.running: dict[int, tuple[asyncio.Task[None], JobContext]] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._saturated = False
+        self._maybe_more = False
+        self.fetches = 0
+        self.last_fetch_empty = False
+
+    @property
+    def free_slots(self) -> int:
+        return self.config.concurrency - len(self.running)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def fetch_once(self) -> int:
+        """Claim and start up to `free_slots` jobs, queue by queue in priority order."""
+        started = 0
+        self._maybe_more = False
+        for queue in self.config.queues:
+            free = min(self.free_slots, FETCH_BATCH_MAX)
+            if free <= 0 or self._stopping:
+                break
+            rows = await self.store.job_fetch_available(
+                JobFetchParams(queue=queue, limit=free, worker_id=self.worker_id)
+            )
+            self.fetches += 1
+            for row in rows:
+                self._start(row)
+            started += len(rows)
+            if len(rows) == free:
+                self._maybe_more = True
+                break  # this queue may hold more; refill from it first next time
+        self._saturated = self.free_slots <= 0
+        self.last_fetch_empty = started == 0
+        return started
+
+    async def run(self) -> None:
+        delay = 0.05
+        while not self._stopping:
+            self._wake.clear()
+            if self.free_slots > 0:
+                try:
+                    started = await self.fetch_once()
+                    delay = 0.05
+                except StorageError as exc:
+                    log.warning("fetching jobs failed (%s); retrying in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                if started and self._maybe_more:
+                    continue  # a queue filled the whole batch: there may be more
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+            await asyncio.sleep(0)  # let jobs finishing in this same tick free their slots
+
+    def _start(self, row: JobRow) -> None:
+        ctx = self.executor.context_for(row)
+        task = asyncio.create_task(self._run_job(row, ctx), name=f"medley-job-{row.id}")
+        self.running[row.id] = (task, ctx)
+        if self.on_job_started is not None:
+            self.on_job_started(row)
+
+    async def _run_job(self, row: JobRow, ctx: JobContext) -> None:
+        try:
+            completion = await self.executor.execute(row, ctx)
+        except asyncio.CancelledError:
+            # Checkpoint: stopped without an outcome; give the job back unspent.
+            completion = JobCompletion(
+                id=row.id,
+                attempt=row.attempt,
+                state=JobState.ENQUEUED,
+                reason=StateChangeReason.RELEASED,
+                release=True,
+            )
+        finally:
+            self.running.pop(row.id, None)
+            if self._saturated or self._stopping:
+                self._wake.set()
+        self.completer.submit(completion)
+
+    def request_cancel(self, job_id: int) -> bool:
+        """Stop a running job for a user's cancel. False if this worker doesn't run it."""
+        entry = self.running.get(job_id)
+        if entry is None:
+            return False
+        task, ctx = entry
+        ctx.request_stop(STOP_CANCEL)
+        task.cancel()
+        return True
+
+    async def stop(self, grace: float) -> None:
+        """Stop fetching; give running jobs `grace` seconds, then release the rest."""
+        self._stopping = True
+        self._wake.set()
+        tasks = [task for task, _ in self.running.values()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task, ctx in list(self.running.values()):
+                if task in pending:
+                    ctx.request_stop(STOP_SHUTDOWN)
+                    task.cancel()
+            if pending:
+                log.warning("released %d running jobs back to the queue", len(pending))
+                await asyncio.wait(pending, timeout=5)

@@ -1,0 +1,201 @@
+"""`WorkerServer`: one worker process's producer, completer, heartbeat and maintenance,
+started and stopped together; graceful shutdown loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from medley.application.models.jobs import JobState
+from medley.infrastructure.jobs.maintenance.rescuer import RESCUER_INTERVAL_DEFAULT, JobRescuer
+from medley.infrastructure.jobs.maintenance.retention import (
+    RETENTION_INTERVAL_DEFAULT,
+    JobRetention,
+    RetentionConfig,
+)
+from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY, JobRegistry
+from medley.infrastructure.jobs.runtime.completer import BatchCompleter
+from medley.infrastructure.jobs.runtime.executor import JobExecutor
+from medley.infrastructure.jobs.runtime.heartbeat import Heartbeat
+from medley.infrastructure.jobs.runtime.leader import LEADER_INTERVAL_DEFAULT, LeaderElector
+from medley.infrastructure.jobs.runtime.producer import Producer, ProducerConfig
+from medley.infrastructure.jobs.runtime.progress import ProgressFlusher
+from medley.infrastructure.jobs.storage.port import (
+    CHANNEL_CANCEL,
+    CHANNEL_JOBS,
+    JobCompletion,
+    JobRow,
+    JobStore,
+    Subscription,
+)
+
+log = logging.getLogger("medley.worker")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerConfig:
+    queues: Sequence[str] = ("default",)
+    concurrency: int = 10
+    poll_seconds: float = 5.0
+    heartbeat_seconds: float = 10.0
+    lease_seconds: float = 60.0
+    shutdown_grace_seconds: float = 30.0
+    leader_seconds: float = LEADER_INTERVAL_DEFAULT
+    rescuer_seconds: float = RESCUER_INTERVAL_DEFAULT
+    retention_seconds: float = RETENTION_INTERVAL_DEFAULT
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    progress_flush_seconds: float = 0.5
+    cpu_processes: int = 0
+    """Size of the process pool for `cpu_bound` jobs; 0 runs them in threads."""
+
+    def __post_init__(self) -> None:
+        if self.lease_seconds <= self.heartbeat_seconds:
+            raise ValueError("lease_seconds must be longer than heartbeat_seconds")
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class WorkerServer:
+    """Runs jobs from `store` until stopped. The caller opens and closes the store."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        registry: JobRegistry | None = None,
+        config: WorkerConfig | None = None,
+        *,
+        worker_id: str | None = None,
+        on_job_started: Callable[[JobRow], None] | None = None,
+        on_outcomes_written: Callable[[list[JobCompletion], set[int]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry or DEFAULT_REGISTRY
+        self.config = config or WorkerConfig()
+        self.worker_id = worker_id or new_worker_id()
+        c = self.config
+        self._threads = ThreadPoolExecutor(c.concurrency, thread_name_prefix="medley-job")
+        self._processes = ProcessPoolExecutor(c.cpu_processes) if c.cpu_processes else None
+        self.progress = ProgressFlusher(store, self.worker_id, interval=c.progress_flush_seconds)
+        self.completer = BatchCompleter(store, self.worker_id, on_written=on_outcomes_written)
+        self.executor = JobExecutor(
+            self.registry,
+            worker_id=self.worker_id,
+            threads=self._threads,
+            processes=self._processes,
+            report_progress=self.progress.report,
+        )
+        self.producer = Producer(
+            store,
+            self.executor,
+            self.completer,
+            ProducerConfig(queues=c.queues, concurrency=c.concurrency, poll_seconds=c.poll_seconds),
+            worker_id=self.worker_id,
+            on_job_started=on_job_started,
+        )
+        self.heartbeat = Heartbeat(
+            store,
+            worker_id=self.worker_id,
+            queues=c.queues,
+            concurrency=c.concurrency,
+            interval=c.heartbeat_seconds,
+            running=lambda: len(self.producer.running),
+            on_cancel_requested=self.producer.request_cancel,
+        )
+        self.rescuer = JobRescuer(store, lease_seconds=c.lease_seconds, interval=c.rescuer_seconds)
+        self.retention = JobRetention(store, c.retention, interval=c.retention_seconds)
+        self.leader = LeaderElector(
+            store,
+            leader_id=self.worker_id,
+            interval=c.leader_seconds,
+            services=[self.rescuer, self.retention],
+        )
+        self._producer_task: asyncio.Task[None] | None = None
+        self._subscription: Subscription | None = None
+        self._stopped = asyncio.Event()
+
+    def wake(self, queues: set[str] | None = None) -> None:
+        """Fetch now: a job became runnable in one of `queues` (None: any)."""
+        if queues is None or not queues.isdisjoint(self.config.queues):
+            self.producer.wake()
+
+    def _on_notification(self, channel: str, payload: str) -> None:
+        if channel == CHANNEL_JOBS:
+            self.wake({payload} if payload else None)
+        elif channel == CHANNEL_CANCEL and payload:
+            self.producer.request_cancel(int(payload))
+        elif channel == CHANNEL_CANCEL:  # listener reconnected: re-check by polling
+            self.heartbeat.kick()
+
+    async def start(self) -> None:
+        await self.heartbeat.run_once()  # registered before the first job is claimed
+        self._subscription = await self.store.subscribe(self._on_notification)
+        self.completer.start()
+        self.progress.start()
+        self.heartbeat.start()
+        self.leader.start()
+        self._producer_task = asyncio.create_task(self.producer.run(), name="medley-producer")
+        log.info(
+            "worker %s serving queues %s with %d slots",
+            self.worker_id,
+            ",".join(self.config.queues),
+            self.config.concurrency,
+        )
+
+    async def run_until_idle(self, timeout: float | None = None) -> None:
+        """Burst mode: return once no runnable job is left and none is running."""
+
+        async def idle() -> None:
+            while True:
+                await asyncio.sleep(0.02)
+                if not self.producer.running and self.completer.backlog == 0:
+                    self.producer.wake()
+                    await asyncio.sleep(0.02)
+                    if self.producer.running or not self.producer.last_fetch_empty:
+                        continue
+                    if await self._runnable_left():
+                        continue
+                    await self.completer.flush()
+                    return
+
+        await asyncio.wait_for(idle(), timeout)
+
+    async def _runnable_left(self) -> bool:
+        counts = await self.store.job_count_by_state()
+        return any(
+            c.queue in self.config.queues and c.state is JobState.ENQUEUED and c.count
+            for c in counts
+        )
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Graceful stop: no new jobs; running ones get `grace` seconds (default from
+        config), then go back to the queue; outcomes are flushed; the server row goes."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        grace = self.config.shutdown_grace_seconds if grace is None else grace
+        await self.producer.stop(grace)
+        if self._producer_task is not None:
+            self._producer_task.cancel()
+            await asyncio.gather(self._producer_task, return_exceptions=True)
+        await self.completer.stop()
+        await self.progress.stop()
+        await self.leader.stop()
+        await self.heartbeat.stop()
+        if self._subscription is not None:
+            await self._subscription.close()
+        try:
+            await self.store.server_delete(self.worker_id)
+        except Exception as exc:  # its row expires and is pruned anyway
+            log.warning("could not deregister worker %s: %s", self.worker_id, exc)
+        self._threads.shutdown(wait=False, cancel_futures=True)
+        if self._processes is not None:
+            self._processes.shutdown(wait=False, cancel_futures=True)
+        log.info("worker %s stopped", self.worker_id)

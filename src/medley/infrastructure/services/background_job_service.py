@@ -1,0 +1,219 @@
+"""`BackgroundJobService` on the engine: validation and the state machine in front of a
+`JobStore`. Web handlers, the CLI and host applications all go through this class."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from medley.application.errors import (
+    InvalidArgumentsError,
+    InvalidTransitionError,
+    JobNotFoundError,
+    WaitTimeoutError,
+)
+from medley.application.models.jobs import (
+    EnqueueRequest,
+    EnqueueResult,
+    JobFilter,
+    JobInfo,
+    JobOptions,
+    JobPage,
+    JobState,
+)
+from medley.infrastructure.jobs.payload import DEFAULT_MAX_PAYLOAD_BYTES, build_insert
+from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY, JobRegistry
+from medley.infrastructure.jobs.states import RETRYABLE
+from medley.infrastructure.jobs.storage.port import JobInsertParams, JobListParams, JobStore
+from medley.infrastructure.services._mapping import job_info
+
+WAIT_POLL_MIN = 0.01
+WAIT_POLL_MAX = 0.25
+LIST_LIMIT_MAX = 500
+
+
+class JobService:
+    """The engine-backed `BackgroundJobService`. Safe to share across tasks.
+
+    `on_enqueued` callbacks run after a commit with the queues that got runnable jobs: an
+    in-process worker uses it to wake at once where the database cannot notify (SQLite).
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        registry: JobRegistry | None = None,
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        owns_store: bool = True,
+        prepare: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = store
+        self._prepare = prepare
+        self._prepare_lock = asyncio.Lock()
+        self.registry = registry or DEFAULT_REGISTRY
+        self.max_payload_bytes = max_payload_bytes
+        self.on_enqueued: list[Callable[[set[str]], None]] = []
+        self._owns_store = owns_store
+
+    async def open(self) -> JobService:
+        """Open the store (and migrate or check the schema) if `connect()` deferred it.
+        Every method calls this, so explicit use is optional."""
+        if self._prepare is not None:
+            async with self._prepare_lock:
+                if self._prepare is not None:
+                    await self._prepare()
+                    self._prepare = None
+        return self
+
+    async def __aenter__(self) -> JobService:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- enqueue ----------------------------------------------------------------------
+
+    async def enqueue(self, job: Any, /, *args: Any, **kwargs: Any) -> int:
+        await self.open()
+        definition = self.registry.resolve(job)
+        params = build_insert(
+            definition, args, kwargs, JobOptions(), max_payload_bytes=self.max_payload_bytes
+        )
+        return (await self._insert([params], None))[0].id
+
+    async def enqueue_with(
+        self,
+        job: Any,
+        /,
+        *args: Any,
+        options: JobOptions,
+        **kwargs: Any,
+    ) -> int:
+        await self.open()
+        """`enqueue` with per-call options (delay, run_at, queue, unique_key, ...)."""
+        definition = self.registry.resolve(job)
+        params = build_insert(
+            definition, args, kwargs, options, max_payload_bytes=self.max_payload_bytes
+        )
+        return (await self._insert([params], None))[0].id
+
+    async def submit(
+        self, request: EnqueueRequest, *, connection: object | None = None
+    ) -> EnqueueResult:
+        await self.open()
+        return (await self._insert([self._params(request)], connection))[0]
+
+    async def submit_many(self, requests: Sequence[EnqueueRequest]) -> list[EnqueueResult]:
+        await self.open()
+        params = [self._params(r) for r in requests]
+        return await self._insert(params, None) if params else []
+
+    def _params(self, request: EnqueueRequest) -> JobInsertParams:
+        definition = self.registry.get(request.job)
+        return build_insert(
+            definition,
+            request.args,
+            request.kwargs,
+            request.options,
+            max_payload_bytes=self.max_payload_bytes,
+        )
+
+    async def _insert(
+        self, params: list[JobInsertParams], connection: object | None
+    ) -> list[EnqueueResult]:
+        rows = await self.store.job_insert_many(params, connection=connection)
+        if connection is None:
+            queues = {p.queue for p in params if p.state is JobState.ENQUEUED}
+            for callback in self.on_enqueued:
+                callback(queues)
+        return [EnqueueResult(id=r.id, state=r.state, existing=r.existing) for r in rows]
+
+    # --- follow -----------------------------------------------------------------------
+
+    async def get(self, job_id: int) -> JobInfo:
+        await self.open()
+        row = await self.store.job_get(job_id)
+        if row is None:
+            raise JobNotFoundError(job_id)
+        return job_info(row, await self.store.job_history(job_id))
+
+    async def list(
+        self, filter: JobFilter | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> JobPage:
+        await self.open()
+        filter = filter or JobFilter()
+        if not 1 <= limit <= LIST_LIMIT_MAX:
+            raise InvalidArgumentsError(f"limit must be between 1 and {LIST_LIMIT_MAX}")
+        try:
+            before_id = int(cursor) if cursor else None
+        except ValueError:
+            raise InvalidArgumentsError(f"invalid cursor {cursor!r}") from None
+        rows = await self.store.job_list(
+            JobListParams(
+                state=filter.state,
+                queue=filter.queue,
+                job=filter.job,
+                before_id=before_id,
+                limit=limit,
+            )
+        )
+        next_cursor = str(rows[-1].id) if len(rows) == limit else None
+        return JobPage(items=[job_info(r) for r in rows], next_cursor=next_cursor)
+
+    async def wait(self, job_id: int, timeout: float | None = None) -> JobInfo:
+        await self.open()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = WAIT_POLL_MIN
+        while True:
+            row = await self.store.job_get(job_id)
+            if row is None:
+                raise JobNotFoundError(job_id)
+            if row.state.is_final:
+                return job_info(row, await self.store.job_history(job_id))
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeoutError(job_id, timeout or 0.0)
+            pause = interval if deadline is None else min(interval, deadline - time.monotonic())
+            await asyncio.sleep(max(pause, 0.0))
+            interval = min(interval * 1.5, WAIT_POLL_MAX)
+
+    # --- control ----------------------------------------------------------------------
+
+    async def cancel(self, job_id: int) -> JobInfo:
+        await self.open()
+        row = await self.store.job_cancel(job_id)
+        if row is None:
+            raise JobNotFoundError(job_id)
+        if row.state in (JobState.SUCCEEDED, JobState.FAILED):
+            raise InvalidTransitionError(job_id, row.state, JobState.CANCELLED)
+        return await self.get(job_id)
+
+    async def retry(self, job_id: int) -> JobInfo:
+        await self.open()
+        before = await self.store.job_get(job_id)
+        if before is None:
+            raise JobNotFoundError(job_id)
+        if before.state not in RETRYABLE:
+            raise InvalidTransitionError(job_id, before.state, JobState.ENQUEUED)
+        row = await self.store.job_retry(job_id)
+        if row is None:
+            raise JobNotFoundError(job_id)
+        if row.state is not JobState.ENQUEUED:  # lost a race with another retry or delete
+            raise InvalidTransitionError(job_id, row.state, JobState.ENQUEUED)
+        for callback in self.on_enqueued:
+            callback({row.queue})
+        return await self.get(job_id)
+
+    async def delete(self, job_id: int) -> None:
+        await self.open()
+        row = await self.store.job_delete(job_id)
+        if row is None:
+            raise JobNotFoundError(job_id)
+        if row.state is JobState.PROCESSING:
+            raise InvalidTransitionError(job_id, row.state, "deleted")
+
+    async def close(self) -> None:
+        if self._owns_store and self._prepare is None:
+            await self.store.close()
