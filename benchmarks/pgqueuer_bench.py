@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Sequence
 
 import psycopg
-from pgqueuer import PsycopgDriver, QueueManager, Queries
+from pgqueuer import PsycopgDriver, Queries, QueueManager
 from pgqueuer.models import Job
 
 from benchmarks.harness import JobKind, run_job, scalar_int

@@ -50,3 +50,7 @@ def format_number(value: float) -> str:
 
 def format_ratio(value: float) -> str:
     return "—" if not math.isfinite(value) else f"{value:.2f}x"
+
+
+def format_share(value: float) -> str:
+    return "—" if not math.isfinite(value) else f"{value:.0%}"

@@ -20,7 +20,9 @@ async def test_migration_check_passes_after_migrating(store: JobStore) -> None:
     await store.migration_check()
 
 
-async def test_migration_check_raises_on_an_empty_database(store: JobStore, backend: Backend) -> None:
+async def test_migration_check_raises_on_an_empty_database(
+    store: JobStore, backend: Backend
+) -> None:
     empty = await backend.open_empty_store()
 
     with pytest.raises(MigrationRequiredError) as raised:

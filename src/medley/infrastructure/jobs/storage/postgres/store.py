@@ -81,6 +81,10 @@ class PostgresJobStore:
 
     async def open(self) -> None:
         with map_errors("connecting"):
+            # One direct attempt first: a wrong host or password fails in seconds with the
+            # server's own message, instead of a pool timeout after retries.
+            probe = await psycopg.AsyncConnection.connect(self.conninfo, connect_timeout=5)
+            await probe.close()
             await self._pool.open(wait=True, timeout=10)
 
     async def close(self) -> None:

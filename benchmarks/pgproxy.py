@@ -1,0 +1,155 @@
+"""A counting TCP proxy in front of PostgreSQL, for row 6 (idle cost).
+
+pg_stat_statements needs `shared_preload_libraries` (absent on a stock server), and
+`pg_stat_database` counters are flushed by backends lazily (up to 10 s late in PG 15),
+so instead the worker under test connects through this proxy, which forwards bytes
+unchanged and parses the frontend (client -> server) protocol messages:
+
+* statements = simple-protocol `Query` ('Q') + extended-protocol `Execute` ('E') messages,
+* round trips = `Query` + `Sync` ('S') messages,
+* connections = TCP connections opened.
+
+Proxied URLs force `sslmode=disable` (the proxy cannot read TLS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections import Counter
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+_UNTYPED_PRELUDE = {80877103, 80877104}  # SSLRequest, GSSENCRequest: startup follows
+
+
+class FrontendParser:
+    """Splits a client byte stream into protocol messages and counts their types."""
+
+    def __init__(self, counts: Counter[str]) -> None:
+        self.counts = counts
+        self._buffer = bytearray()
+        self._startup = True
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            if self._startup:
+                if len(self._buffer) < 8:
+                    return
+                length = int.from_bytes(self._buffer[:4], "big")
+                if len(self._buffer) < length:
+                    return
+                code = int.from_bytes(self._buffer[4:8], "big")
+                self._startup = code in _UNTYPED_PRELUDE
+                del self._buffer[:length]
+                continue
+            if len(self._buffer) < 5:
+                return
+            length = int.from_bytes(self._buffer[1:5], "big")
+            if len(self._buffer) < 1 + length:
+                return
+            self.counts[chr(self._buffer[0])] += 1
+            del self._buffer[: 1 + length]
+
+
+@dataclasses.dataclass(frozen=True)
+class Traffic:
+    statements: int
+    round_trips: int
+    connections: int
+
+    def __sub__(self, other: Traffic) -> Traffic:
+        return Traffic(
+            self.statements - other.statements,
+            self.round_trips - other.round_trips,
+            self.connections - other.connections,
+        )
+
+
+class CountingProxy:
+    def __init__(self, upstream_url: str) -> None:
+        parts = urlsplit(upstream_url)
+        self._upstream_url = upstream_url
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or 5432
+        self.counts: Counter[str] = Counter()
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() first"
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    def url(self) -> str:
+        """The upstream URL rewritten to go through this proxy."""
+        parts = urlsplit(self._upstream_url)
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@127.0.0.1:{self.port}" if userinfo else f"127.0.0.1:{self.port}"
+        query = dict(parse_qsl(parts.query))
+        query.update(sslmode="disable", gssencmode="disable")
+        return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
+
+    def snapshot(self) -> Traffic:
+        return Traffic(
+            statements=self.counts["Q"] + self.counts["E"],
+            round_trips=self.counts["Q"] + self.counts["S"],
+            connections=self.connections,
+        )
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+            self._server = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self.connections += 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection(self._host, self._port)
+        except OSError:
+            writer.close()
+            self._tasks.discard(task)
+            return
+        parser = FrontendParser(self.counts)
+        pumps = [
+            asyncio.create_task(_pump(reader, up_writer, parser)),
+            asyncio.create_task(_pump(up_reader, writer, None)),
+        ]
+        try:
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            for w in (writer, up_writer):
+                w.close()
+            for pump in pumps:
+                with contextlib.suppress(BaseException):
+                    await pump
+            self._tasks.discard(task)
+
+
+async def _pump(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, parser: FrontendParser | None
+) -> None:
+    while data := await reader.read(65536):
+        if parser is not None:
+            parser.feed(data)
+        writer.write(data)
+        await writer.drain()

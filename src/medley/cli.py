@@ -1,0 +1,338 @@
+"""The `medley` command. Thin: parse options -> Settings -> call a service. Bad input exits
+non-zero with one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from medley.application.errors import (
+    ConfigError,
+    DuplicateJobError,
+    InvalidArgumentsError,
+    InvalidTransitionError,
+    JobNotFoundError,
+    MedleyError,
+    UnknownJobError,
+)
+from medley.application.models.jobs import EnqueueRequest, JobFilter, JobOptions, JobState
+from medley.config import Settings
+from medley.infrastructure.jobs.duration import parse_duration
+from medley.infrastructure.jobs.runtime.main import import_job_modules
+from medley.infrastructure.jobs.storage.factory import create_store
+from medley.infrastructure.logs import configure_logging
+from medley.infrastructure.services.background_job_service import JobService
+from medley.infrastructure.services.connect import connect_async, open_store
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Medley background jobs.",
+)
+jobs_app = typer.Typer(no_args_is_help=True, help="Inspect and control jobs.")
+app.add_typer(jobs_app, name="jobs")
+console = Console()
+err = Console(stderr=True)
+
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", help="postgresql://... or sqlite:///path.db [MEDLEY_DATABASE_URL]"
+    ),
+]
+Imports = Annotated[
+    list[str] | None,
+    typer.Option("--import", help="Module declaring jobs (repeatable) [MEDLEY_IMPORTS]"),
+]
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from exc
+
+
+def _fail(message: str, code: int) -> None:
+    one_line = " ".join(message.split())
+    err.print(f"[bold red]error:[/] {one_line}", highlight=False, soft_wrap=True, markup=False)
+    sys.exit(code)
+
+
+def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        return await coro_fn()
+
+    return asyncio.run(runner())
+
+
+async def _with_service(settings: Settings, action: Callable[[JobService], Awaitable[T]]) -> T:
+    import_job_modules(settings.import_list())
+    service = await connect_async(
+        settings.database_url,
+        max_payload_bytes=settings.max_payload_bytes,
+        auto_migrate=settings.auto_migrate,
+    )
+    try:
+        return await action(service)
+    finally:
+        await service.close()
+
+
+@app.command()
+def migrate(database_url: DbUrl = None) -> None:
+    """Apply pending schema migrations (a no-op when current)."""
+    settings = _settings(database_url=database_url)
+
+    async def go() -> list[int]:
+        store = create_store(settings.database_url)
+        await store.open()
+        try:
+            return await store.migration_apply()
+        finally:
+            await store.close()
+
+    applied = _run(go)
+    if applied:
+        console.print(f"applied migrations {', '.join(map(str, applied))}")
+    else:
+        console.print("schema is up to date")
+
+
+@app.command()
+def worker(
+    database_url: DbUrl = None,
+    imports: Imports = None,
+    queues: Annotated[
+        str | None, typer.Option(help="Queues in priority order [MEDLEY_QUEUES]")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Jobs at once per process")] = None,
+    processes: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+) -> None:
+    """Run jobs until SIGTERM/SIGINT; running jobs get a grace period, the rest go back."""
+    settings = _settings(
+        database_url=database_url,
+        queues=queues,
+        concurrency=concurrency,
+        processes=processes,
+        imports=",".join(imports) if imports else None,
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    if settings.processes > 1:
+        from medley.infrastructure.jobs.runtime.supervisor import Supervisor
+
+        child = [
+            sys.executable,
+            "-m",
+            "medley",
+            "worker",
+            "--processes",
+            "1",
+            "--database-url",
+            settings.database_url,
+            "--queues",
+            settings.queues,
+            "--concurrency",
+            str(settings.concurrency),
+        ]
+        for module in settings.import_list():
+            child += ["--import", module]
+        supervisor = Supervisor(
+            child, settings.processes, stop_timeout=settings.shutdown_grace_seconds + 10
+        )
+        raise typer.Exit(supervisor.run())
+    import_job_modules(settings.import_list())
+    _run(lambda: _run_worker(settings))
+
+
+async def _run_worker(settings: Settings) -> None:
+    from medley.infrastructure.jobs.runtime.main import serve_until_signalled
+    from medley.infrastructure.jobs.runtime.server import WorkerConfig
+    from medley.infrastructure.jobs.storage.factory import is_sqlite
+
+    store = await open_store(
+        settings.database_url,
+        auto_migrate=settings.auto_migrate,
+        pool_max=min(settings.concurrency + 4, 20),
+    )
+    poll = settings.poll_seconds or (0.2 if is_sqlite(settings.database_url) else 5.0)
+    config = WorkerConfig(
+        queues=settings.queue_list(),
+        concurrency=settings.concurrency,
+        poll_seconds=poll,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        lease_seconds=settings.lease_seconds,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+    )
+    try:
+        await serve_until_signalled(store, config)
+    finally:
+        await store.close()
+
+
+@app.command()
+def demo(
+    database_url: DbUrl = None,
+    workers: Annotated[int, typer.Option(help="Concurrent jobs in the in-process worker")] = 8,
+) -> None:
+    """Run the bundled document pipeline on the embedded SQLite default, with live progress."""
+    from medley.demo.run import run_demo
+
+    settings = _settings(database_url=database_url or "sqlite:///./medley-demo.db")
+    configure_logging(settings.log_format, "WARNING")
+    _run(lambda: run_demo(settings, console, concurrency=workers))
+
+
+# --- jobs -------------------------------------------------------------------------------
+
+
+def _print_json(value: Any) -> None:
+    console.print_json(json.dumps(value, default=str))
+
+
+@jobs_app.command("list")
+def jobs_list(
+    database_url: DbUrl = None,
+    state: Annotated[JobState | None, typer.Option(help="Only jobs in this state")] = None,
+    queue: Annotated[str | None, typer.Option()] = None,
+    job: Annotated[str | None, typer.Option(help="Only jobs of this name")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    cursor: Annotated[str | None, typer.Option(help="Cursor printed by the previous page")] = None,
+) -> None:
+    """List jobs, newest first."""
+    settings = _settings(database_url=database_url)
+    page = _run(
+        lambda: _with_service(
+            settings,
+            lambda s: s.list(
+                JobFilter(state=state, queue=queue, job=job), limit=limit, cursor=cursor
+            ),
+        )
+    )
+    table = Table("id", "job", "queue", "state", "attempt", "progress", "created")
+    for info in page.items:
+        table.add_row(
+            str(info.id),
+            info.job,
+            info.queue,
+            info.state.value,
+            f"{info.attempt}/{info.max_attempts}",
+            f"{info.progress.fraction:.0%}",
+            info.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    console.print(table)
+    if page.next_cursor:
+        console.print(f"next page: --cursor {page.next_cursor}")
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: int, database_url: DbUrl = None) -> None:
+    """Show one job with its history, as JSON."""
+    settings = _settings(database_url=database_url)
+    info = _run(lambda: _with_service(settings, lambda s: s.get(job_id)))
+    _print_json(info.model_dump(mode="json"))
+
+
+@jobs_app.command("enqueue")
+def jobs_enqueue(
+    job: str,
+    database_url: DbUrl = None,
+    imports: Imports = None,
+    args: Annotated[str, typer.Option(help="JSON array of positional arguments")] = "[]",
+    kwargs: Annotated[str, typer.Option(help="JSON object of keyword arguments")] = "{}",
+    queue: Annotated[str | None, typer.Option()] = None,
+    priority: Annotated[int | None, typer.Option()] = None,
+    delay: Annotated[str | None, typer.Option(help="e.g. 30s, 10m")] = None,
+    max_attempts: Annotated[int | None, typer.Option(min=1)] = None,
+    unique_key: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Enqueue a registered job by name; prints its id."""
+    settings = _settings(database_url=database_url, imports=",".join(imports) if imports else None)
+    try:
+        parsed_args, parsed_kwargs = json.loads(args), json.loads(kwargs)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--args/--kwargs must be JSON: {exc}") from exc
+    if not isinstance(parsed_args, list) or not isinstance(parsed_kwargs, dict):
+        raise ConfigError("--args must be a JSON array and --kwargs a JSON object")
+    wait = parse_duration(delay)
+    request = EnqueueRequest(
+        job=job,
+        args=tuple(parsed_args),
+        kwargs=parsed_kwargs,
+        options=JobOptions(
+            queue=queue,
+            priority=priority,
+            max_attempts=max_attempts,
+            unique_key=unique_key,
+            delay=wait if wait else None,
+        ),
+    )
+    result = _run(lambda: _with_service(settings, lambda s: s.submit(request)))
+    console.print(f"{result.id} {result.state.value}{' (existing)' if result.existing else ''}")
+
+
+def _control(action: str, job_id: int, database_url: str | None) -> None:
+    settings = _settings(database_url=database_url)
+
+    async def go(s: JobService) -> str:
+        if action == "delete":
+            await s.delete(job_id)
+            return "deleted"
+        info = await (s.cancel(job_id) if action == "cancel" else s.retry(job_id))
+        return info.state.value + (" (cancel requested)" if info.cancel_requested else "")
+
+    console.print(f"job {job_id}: {_run(lambda: _with_service(settings, go))}")
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: int, database_url: DbUrl = None) -> None:
+    """Cancel a job (a processing one is asked to stop)."""
+    _control("cancel", job_id, database_url)
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: int, database_url: DbUrl = None) -> None:
+    """Send a failed or cancelled job back to the queue."""
+    _control("retry", job_id, database_url)
+
+
+@jobs_app.command("delete")
+def jobs_delete(job_id: int, database_url: DbUrl = None) -> None:
+    """Delete a job that is not processing."""
+    _control("delete", job_id, database_url)
+
+
+USER_ERRORS = (
+    ConfigError,
+    DuplicateJobError,
+    InvalidArgumentsError,
+    InvalidTransitionError,
+    JobNotFoundError,
+    UnknownJobError,
+)
+"""Errors in what the user asked for: exit code 2. Anything else (storage) exits 1."""
+
+
+def main() -> None:
+    """Entry point: map errors to one line on stderr and an exit code."""
+    try:
+        app()  # usage errors and --help are handled (and exit) inside
+    except MedleyError as exc:
+        _fail(str(exc), 2 if isinstance(exc, USER_ERRORS) else 1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
