@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from medley.application.errors import (
@@ -68,7 +69,7 @@ def _settings(**overrides: Any) -> Settings:
 
 def _fail(message: str, code: int) -> None:
     one_line = " ".join(message.split())
-    err.print(f"[bold red]error:[/] {one_line}", highlight=False, soft_wrap=True, markup=False)
+    err.print(f"[bold red]error:[/] {escape(one_line)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -88,13 +88,15 @@ def pg_server() -> str:
         with psycopg.connect(url, connect_timeout=5) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {url}: {exc}\n"
-            "The PostgreSQL tests are never skipped. Start the server (`make test` runs "
-            "scripts/ensure-postgres) or point MEDLEY_TEST_DATABASE_URL at one.",
-            pytrace=False,
-        )
-    return url
+        problem = str(exc).strip()
+    else:
+        return url
+    pytest.fail(
+        f"PostgreSQL is not reachable at {url}: {problem}\n"
+        "The PostgreSQL tests are never skipped. Start the server (`make test` runs "
+        "scripts/ensure-postgres) or point MEDLEY_TEST_DATABASE_URL at one.",
+        pytrace=False,
+    )
 
 
 @pytest.fixture(scope="session")

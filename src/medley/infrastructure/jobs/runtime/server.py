@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import socket
 import uuid
@@ -51,8 +52,9 @@ class WorkerConfig:
     retention_seconds: float = RETENTION_INTERVAL_DEFAULT
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     progress_flush_seconds: float = 0.5
-    cpu_processes: int = 0
-    """Size of the process pool for `cpu_bound` jobs; 0 runs them in threads."""
+    cpu_processes: int | None = None
+    """Size of the process pool for `cpu_bound` jobs (spawned on first use); None means
+    one per CPU, 0 runs them in threads instead."""
 
     def __post_init__(self) -> None:
         if self.lease_seconds <= self.heartbeat_seconds:
@@ -82,7 +84,12 @@ class WorkerServer:
         self.worker_id = worker_id or new_worker_id()
         c = self.config
         self._threads = ThreadPoolExecutor(c.concurrency, thread_name_prefix="medley-job")
-        self._processes = ProcessPoolExecutor(c.cpu_processes) if c.cpu_processes else None
+        cpu = (os.cpu_count() or 1) if c.cpu_processes is None else c.cpu_processes
+        self._processes = (
+            ProcessPoolExecutor(cpu, mp_context=multiprocessing.get_context("spawn"))
+            if cpu
+            else None
+        )
         self.progress = ProgressFlusher(store, self.worker_id, interval=c.progress_flush_seconds)
         self.completer = BatchCompleter(store, self.worker_id, on_written=on_outcomes_written)
         self.executor = JobExecutor(

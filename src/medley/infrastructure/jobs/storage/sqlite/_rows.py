@@ -87,24 +87,3 @@ def server_row(r: sqlite3.Row) -> ServerRow:
         started_at=to_datetime(r["started_at"]),
         heartbeat_at=to_datetime(r["heartbeat_at"]),
     )
-
-
-def split_statements(text: str) -> list[str]:
-    """Split SQL text into statements at `;` that ends a line, as SQLite's own parser
-    decides completeness (so a `;` inside a string literal, a comment or a trigger body is
-    not an end). `Connection.executescript` would do this, but it commits first, and our
-    migrations and multi-statement blocks must run inside our transaction."""
-    statements: list[str] = []
-    buffer = ""
-    for line in text.splitlines(keepends=True):
-        buffer += line
-        if line.rstrip().endswith(";") and sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if _has_code(buffer):
-        statements.append(buffer.strip())
-    return [s for s in statements if _has_code(s)]
-
-
-def _has_code(text: str) -> bool:
-    return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())

@@ -139,8 +139,9 @@ FROM medley_job_history WHERE job_id = :id ORDER BY id
 -- Unlike PostgreSQL's, the filters are not "(:x IS NULL OR col = :x)": SQLite plans a
 -- statement without looking at the values, so that form would never use
 -- medley_job_state_idx and a filtered page could scan the whole table. The adapter
--- replaces `1 = 1` with the fixed conditions of the filters in use (`state = :state`,
--- `queue = :queue`, `job = :job`, `id < :before_id`); values are always bound.
+-- replaces the always-true condition below with the fixed conditions of the filters in
+-- use (`state = :state`, `queue = :queue`, `job = :job`, `id < :before_id`); values are
+-- always bound, never put in the text.
 SELECT * FROM medley_job
 WHERE 1 = 1
 ORDER BY id DESC

@@ -2,7 +2,7 @@
 -- Take the term if it is free or expired, or extend our own; otherwise change nothing and
 -- return no row (SQLite's upsert skips RETURNING when its WHERE refuses the update).
 INSERT INTO medley_leader (name, leader_id, elected_at, expires_at)
-VALUES (:name, :leader_id, :now, :now + :ttl_seconds)
+VALUES (:name, :leader_id, :now, :now + :ttl)
 ON CONFLICT (name) DO UPDATE
 SET leader_id = excluded.leader_id,
     expires_at = excluded.expires_at,

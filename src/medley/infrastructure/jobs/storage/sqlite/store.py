@@ -1,0 +1,424 @@
+"""SQLite job storage: the embedded default, one file shared by the processes of a machine.
+
+One private thread owns one connection, so the event loop never waits on the file and the
+connection is never used by two threads at once. Every write takes SQLite's single write
+lock with BEGIN IMMEDIATE (WAL lets readers go on meanwhile): that is what makes a fetch
+exclusive across processes without SKIP LOCKED, and what serialises migrations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, LiteralString, TypeVar
+
+from medley.application.errors import MigrationRequiredError, SchemaTooNewError, StorageError
+from medley.application.models.jobs import LIVE_STATES, JobState
+from medley.infrastructure.jobs.storage import sqlfile
+from medley.infrastructure.jobs.storage.port import (
+    HistoryRow,
+    JobCompletion,
+    JobFetchParams,
+    JobInsertParams,
+    JobInsertResult,
+    JobListParams,
+    JobRescueParams,
+    JobRow,
+    NotificationCallback,
+    ProgressUpdate,
+    ServerParams,
+    ServerRow,
+    StateCount,
+    StoreCapabilities,
+    Subscription,
+)
+from medley.infrastructure.jobs.storage.sqlite._errors import map_errors
+from medley.infrastructure.jobs.storage.sqlite._rows import (
+    history_row,
+    job_row,
+    server_row,
+    to_seconds,
+)
+from medley.infrastructure.jobs.storage.sqlite._sql import (
+    Q,
+    begin,
+    connect,
+    execute,
+    guarded,
+    in_transaction,
+    run,
+    split_statements,
+    transaction,
+    write,
+    write_count,
+    write_many,
+)
+
+MIGRATIONS = sqlfile.load_migrations("medley.infrastructure.jobs.storage.sqlite.migrations")
+
+MIN_SQLITE_VERSION = (3, 35, 0)
+"""RETURNING arrived in 3.35 (UPDATE ... FROM in 3.33; the JSON functions are built in)."""
+
+_LIST_ANCHOR: LiteralString = "1 = 1"
+_LIST_FILTERS: dict[str, LiteralString] = {
+    "state": "state = :state",
+    "queue": "queue = :queue",
+    "job": "job = :job",
+    "before_id": "id < :before_id",
+}
+if Q["job_list"].count(_LIST_ANCHOR) != 1:
+    raise RuntimeError("job_list must hold its filter anchor exactly once")
+
+WORKER_LOST_ERROR = json.dumps(
+    {
+        "type": "WorkerLostError",
+        "message": "the worker running this job stopped heartbeating",
+        "traceback": None,
+    }
+)
+
+T = TypeVar("T")
+
+
+class SqliteJobStore:
+    """JobStore on one SQLite file. Safe for many tasks (they queue on the store's thread)
+    and for several processes on one machine (they queue on the file's write lock)."""
+
+    capabilities = StoreCapabilities(listen_notify=False, name="sqlite")
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+            raise StorageError(
+                f"Medley needs SQLite {'.'.join(map(str, MIN_SQLITE_VERSION))} or newer; "
+                f"this Python has {sqlite3.sqlite_version}"
+            )
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medley-sqlite")
+        with map_errors(f"opening {self.path}"):
+            loop = asyncio.get_running_loop()
+            self._conn = await loop.run_in_executor(self._executor, connect, self.path)
+
+    async def close(self) -> None:
+        executor, conn = self._executor, self._conn
+        self._executor = self._conn = None
+        if executor is None:
+            return
+        if conn is not None:  # runs after the calls already queued on the thread
+            await asyncio.get_running_loop().run_in_executor(executor, conn.close)
+        executor.shutdown(wait=False)
+
+    async def _call(self, doing: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        executor, conn = self._executor, self._conn
+        if executor is None or conn is None:
+            raise StorageError("the SQLite store is not open: call open() first")
+        return await asyncio.get_running_loop().run_in_executor(executor, guarded, doing, fn, conn)
+
+    # --- migrations -------------------------------------------------------------------
+
+    async def migration_apply(self) -> list[int]:
+        return await self._call("migrating", _migrate)
+
+    async def migration_check(self) -> None:
+        current = await self._call("checking the schema version", _schema_version)
+        known = MIGRATIONS[-1][0]
+        if current > known:
+            raise SchemaTooNewError(current, known)
+        if current < known:
+            raise MigrationRequiredError(
+                f"the database schema is at version {current}, this Medley needs {known}: "
+                "run `medley migrate`"
+            )
+
+    # --- jobs -------------------------------------------------------------------------
+
+    async def job_insert_many(
+        self, params: Sequence[JobInsertParams], *, connection: object | None = None
+    ) -> list[JobInsertResult]:
+        """With `connection` (a `sqlite3.Connection` of the caller's thread), the insert runs
+        there, synchronously; if no transaction is open, one is begun (IMMEDIATE) and left
+        for the caller to commit or roll back."""
+        if not params:
+            return []
+        if connection is None:
+            return await self._call("enqueueing", lambda c: in_transaction(c, _insert, params))
+        if not isinstance(connection, sqlite3.Connection):
+            raise TypeError("connection must be a sqlite3.Connection")
+        with map_errors("enqueueing in the caller's transaction"):
+            if not connection.in_transaction:
+                begin(connection)
+            return _insert(connection, params)
+
+    async def job_fetch_available(self, params: JobFetchParams) -> list[JobRow]:
+        values = {
+            "queue": params.queue,
+            "limit": params.limit,
+            "worker_id": params.worker_id,
+            "now": time.time(),
+        }
+        rows = await self._call("fetching jobs", lambda c: write(c, "job_fetch_available", values))
+        jobs = [job_row(r) for r in rows]
+        jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))  # RETURNING has no order
+        return jobs
+
+    async def job_set_state_if_processing(
+        self, worker_id: str, completions: Sequence[JobCompletion]
+    ) -> list[int]:
+        if not completions:
+            return []
+        # One outcome per (job, attempt): UPDATE ... FROM would apply an arbitrary one.
+        latest = list({(c.id, c.attempt): c for c in completions}.values())
+        values = {
+            "worker_id": worker_id,
+            "outcomes": json.dumps([_outcome(c) for c in latest]),
+            "now": time.time(),
+        }
+        rows = await self._call(
+            "completing jobs", lambda c: write(c, "job_set_state_if_processing", values)
+        )
+        written = {r["id"] for r in rows}
+        return [c.id for c in latest if c.id in written]
+
+    async def job_progress_update(self, worker_id: str, updates: Sequence[ProgressUpdate]) -> None:
+        if not updates:
+            return
+        rows = [
+            {
+                "id": u.id,
+                "attempt": u.attempt,
+                "fraction": u.fraction,
+                "message": u.message,
+                "worker_id": worker_id,
+            }
+            for u in updates
+        ]
+        await self._call("storing progress", lambda c: write_many(c, "job_progress_update", rows))
+
+    async def job_get(self, job_id: int) -> JobRow | None:
+        rows = await self._call("reading a job", lambda c: run(c, "job_get", {"id": job_id}))
+        return job_row(rows[0]) if rows else None
+
+    async def job_history(self, job_id: int) -> list[HistoryRow]:
+        rows = await self._call("reading history", lambda c: run(c, "job_history", {"id": job_id}))
+        return [history_row(r) for r in rows]
+
+    async def job_list(self, params: JobListParams) -> list[JobRow]:
+        values: dict[str, Any] = {
+            "state": params.state.value if params.state else None,
+            "queue": params.queue,
+            "job": params.job,
+            "before_id": params.before_id,
+        }
+        conditions = [_LIST_FILTERS[k] for k, v in values.items() if v is not None]
+        sql = Q["job_list"].replace(_LIST_ANCHOR, " AND ".join(conditions) or _LIST_ANCHOR)
+        values["limit"] = params.limit
+        rows = await self._call("listing jobs", lambda c: execute(c, sql, values).fetchall())
+        return [job_row(r) for r in rows]
+
+    async def _change_one(self, doing: str, name: LiteralString, job_id: int) -> JobRow | None:
+        values = {"id": job_id, "now": time.time()}
+        rows = await self._call(doing, lambda c: write(c, name, values))
+        return job_row(rows[0]) if rows else None
+
+    async def job_cancel(self, job_id: int) -> JobRow | None:
+        return await self._change_one("cancelling a job", "job_cancel", job_id)
+
+    async def job_retry(self, job_id: int) -> JobRow | None:
+        row = await self._call("retrying a job", lambda c: in_transaction(c, _retry, job_id))
+        return job_row(row) if row else None
+
+    async def job_delete(self, job_id: int) -> JobRow | None:
+        return await self._change_one("deleting a job", "job_delete", job_id)
+
+    async def job_get_cancel_requested(self, worker_id: str) -> list[int]:
+        values = {"worker_id": worker_id}
+        rows = await self._call(
+            "reading cancel requests", lambda c: run(c, "job_get_cancel_requested", values)
+        )
+        return [r["id"] for r in rows]
+
+    async def job_rescue(self, params: JobRescueParams) -> list[JobRow]:
+        rows = await self._call("rescuing jobs", lambda c: in_transaction(c, _rescue, params))
+        return sorted((job_row(r) for r in rows), key=lambda j: j.id)
+
+    async def job_prune(self, state: JobState, finished_before: datetime) -> int:
+        values = {"state": state.value, "finished_before": to_seconds(finished_before)}
+        return await self._call("pruning jobs", lambda c: write_count(c, "job_prune", values))
+
+    async def job_count_by_state(self) -> list[StateCount]:
+        rows = await self._call("counting jobs", lambda c: run(c, "job_count_by_state"))
+        return [StateCount(r["queue"], JobState(r["state"]), r["count"]) for r in rows]
+
+    # --- servers and leadership -------------------------------------------------------
+
+    async def server_heartbeat(self, params: ServerParams) -> None:
+        values = {
+            "id": params.id,
+            "hostname": params.hostname,
+            "pid": params.pid,
+            "queues": json.dumps(list(params.queues)),
+            "concurrency": params.concurrency,
+            "running": params.running,
+            "cpu_percent": params.cpu_percent,
+            "rss_bytes": params.rss_bytes,
+            "info": json.dumps(params.info),
+            "started_at": to_seconds(params.started_at),
+            "now": time.time(),
+        }
+        await self._call("heartbeating", lambda c: write(c, "server_heartbeat", values))
+
+    async def server_delete(self, server_id: str) -> None:
+        values = {"id": server_id}
+        await self._call("deleting a server", lambda c: write(c, "server_delete", values))
+
+    async def server_list(self) -> list[ServerRow]:
+        rows = await self._call("listing servers", lambda c: run(c, "server_list"))
+        return [server_row(r) for r in rows]
+
+    async def server_prune(self, older_than_seconds: float) -> int:
+        values = {"older_than_seconds": older_than_seconds, "now": time.time()}
+        return await self._call("pruning servers", lambda c: write_count(c, "server_prune", values))
+
+    async def leader_attempt_elect(self, name: str, leader_id: str, ttl_seconds: float) -> bool:
+        values = {"name": name, "leader_id": leader_id, "ttl": ttl_seconds, "now": time.time()}
+        rows = await self._call(
+            "electing a leader", lambda c: write(c, "leader_attempt_elect", values)
+        )
+        return bool(rows) and rows[0]["leader_id"] == leader_id
+
+    async def leader_resign(self, name: str, leader_id: str) -> None:
+        values = {"name": name, "leader_id": leader_id}
+        await self._call("resigning leadership", lambda c: write(c, "leader_resign", values))
+
+    async def subscribe(self, callback: NotificationCallback) -> Subscription | None:
+        return None  # no LISTEN/NOTIFY in SQLite: workers poll
+
+
+# --- on the store's thread -------------------------------------------------------------
+
+
+def _migrate(conn: sqlite3.Connection) -> list[int]:
+    known = MIGRATIONS[-1][0]
+    applied: list[int] = []
+    # DDL is transactional in SQLite: a failed migration leaves no trace.
+    with transaction(conn):
+        run(conn, "migration_create_table")
+        done = {r["version"] for r in run(conn, "migration_get_applied")}
+        if done and max(done) > known:
+            raise SchemaTooNewError(max(done), known)
+        for version, name, text in MIGRATIONS:
+            if version not in done:
+                for statement in split_statements(text):
+                    conn.execute(statement)
+                values = {"version": version, "name": name, "now": time.time()}
+                run(conn, "migration_record", values)
+                applied.append(version)
+    return applied
+
+
+def _schema_version(conn: sqlite3.Connection) -> int:
+    if not run(conn, "migration_table_exists")[0]["present"]:
+        return 0
+    return max((r["version"] for r in run(conn, "migration_get_applied")), default=0)
+
+
+def _insert(conn: sqlite3.Connection, params: Sequence[JobInsertParams]) -> list[JobInsertResult]:
+    """Insert a batch under the write lock: ids are reserved as one range, rows go through
+    one executemany, and history is copied from the range in one statement."""
+    now = time.time()
+    after: int = run(conn, "job_reserve_ids")[0]["last_id"]
+    rows = [_insert_values(after + 1 + i, p, now) for i, p in enumerate(params)]
+    inserted = conn.executemany(Q["job_insert_many"], rows).rowcount
+    run(conn, "job_history_copy", {"after_id": after, "last_id": after + len(params)})
+    if inserted == len(params):
+        return [JobInsertResult(after + 1 + i, p.state, False) for i, p in enumerate(params)]
+    return _match_holders(conn, params, after)
+
+
+def _insert_values(job_id: int, p: JobInsertParams, now: float) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "job": p.job,
+        "queue": p.queue,
+        "priority": p.priority,
+        "state": p.state.value,
+        "args": p.payload_json[0],
+        "kwargs": p.payload_json[1],
+        "run_at": None if p.run_at is None else to_seconds(p.run_at),
+        "max_attempts": p.max_attempts,
+        "timeout_seconds": p.timeout_seconds,
+        "unique_key": p.unique_key,
+        "tags": json.dumps(list(p.tags)),
+        "now": now,
+    }
+
+
+def _match_holders(
+    conn: sqlite3.Connection, params: Sequence[JobInsertParams], after: int
+) -> list[JobInsertResult]:
+    """Some rows were skipped for their unique key: each gets the live job holding the key,
+    which may be a row of this very batch (the first one with that key)."""
+    keys = sorted({p.unique_key for p in params if p.unique_key is not None})
+    found = run(conn, "job_get_live_by_unique_key", {"unique_keys": json.dumps(keys)})
+    holders = {r["unique_key"]: r for r in found}
+    results: list[JobInsertResult] = []
+    for i, p in enumerate(params):
+        holder = holders.get(p.unique_key) if p.state in LIVE_STATES else None
+        if holder is None or holder["id"] == after + 1 + i:
+            results.append(JobInsertResult(after + 1 + i, p.state, False))
+        else:
+            results.append(JobInsertResult(holder["id"], JobState(holder["state"]), True))
+    return results
+
+
+def _outcome(c: JobCompletion) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "attempt": c.attempt,
+        "state": c.state.value,
+        "reason": c.reason.value,
+        "result": c.result_json,
+        "error": c.error,
+        "run_at": None if c.run_at is None else to_seconds(c.run_at),
+        "progress_fraction": c.progress_fraction,
+        "progress_message": c.progress_message,
+        "release": c.release,
+    }
+
+
+def _retry(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
+    before = run(conn, "job_get", {"id": job_id})
+    if not before:
+        return None
+    # SQLite's unique violation names the column, not the key: pass the key along.
+    with map_errors("retrying a job", unique_key=before[0]["unique_key"]):
+        return run(conn, "job_retry", {"id": job_id, "now": time.time()})[0]
+
+
+def _rescue(conn: sqlite3.Connection, params: JobRescueParams) -> list[sqlite3.Row]:
+    now = time.time()
+    values = {"lease_seconds": params.lease_seconds, "now": now}
+    found = run(conn, "job_rescue_candidates", values)
+    if not found:
+        return []
+    candidates = [
+        {
+            "id": r["id"],
+            "attempt": r["attempt"],
+            "owner": r["lease_owner"],
+            "run_at": to_seconds(params.retry_at(r["attempt"])),
+        }
+        for r in found
+    ]
+    changes = {"candidates": json.dumps(candidates), "error": WORKER_LOST_ERROR, "now": now}
+    return run(conn, "job_rescue", changes)

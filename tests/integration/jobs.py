@@ -1,0 +1,117 @@
+"""Jobs the integration tests enqueue. Names are `it.*`, unique across the test suite.
+
+Jobs run in the test's own process (in-test `WorkerServer`) unless noted, so they report
+through module-level state that an autouse fixture resets before every test. Gates are
+`asyncio.Event`s created on the running loop of the current test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from datetime import timedelta
+from typing import Any
+
+import medley
+
+calls: list[Any] = []
+"""Arguments of every `noop`/`record` run, in completion order."""
+
+_gates: dict[str, asyncio.Event] = {}
+
+
+def gate(name: str) -> asyncio.Event:
+    """The event called `name` for the current test (created on first use)."""
+    return _gates.setdefault(name, asyncio.Event())
+
+
+def reset() -> None:
+    calls.clear()
+    _gates.clear()
+
+
+def no_backoff(_attempt: int) -> timedelta:
+    return timedelta(0)
+
+
+@medley.job(name="it.noop")
+async def noop(i: int) -> None:
+    calls.append(i)
+
+
+@medley.job(name="it.record")
+def record(value: Any) -> None:
+    """A sync job whose only effect is to be recorded."""
+    calls.append(value)
+
+
+@medley.job(name="it.echo")
+def echo(value: Any) -> Any:
+    return value
+
+
+@medley.job(name="it.add")
+async def add(ctx: medley.JobContext, a: int, b: int) -> int:
+    await ctx.progress(0.5, "half")
+    await ctx.progress(1.0, "done")
+    return a + b
+
+
+@medley.job(name="it.progress_then_wait")
+async def progress_then_wait(ctx: medley.JobContext, gate_name: str) -> str:
+    await ctx.progress(0.3, "working")
+    await gate(gate_name).wait()
+    await ctx.progress(0.9, "finishing")
+    return "finished"
+
+
+@medley.job(name="it.thread_name")
+def thread_name() -> str:
+    return threading.current_thread().name
+
+
+@medley.job(name="it.pid", cpu_bound=True)
+def pid() -> int:
+    return os.getpid()
+
+
+@medley.job(name="it.flaky", backoff=no_backoff)
+async def flaky(ctx: medley.JobContext) -> int:
+    """Fails its first attempt; returns the attempt number that succeeded."""
+    if ctx.attempt == 1:
+        raise ValueError("first attempt fails")
+    return ctx.attempt
+
+
+@medley.job(name="it.flaky_slow_backoff")
+async def flaky_slow_backoff(ctx: medley.JobContext) -> int:
+    """Like `flaky`, with the default (long) retry backoff."""
+    if ctx.attempt == 1:
+        raise ValueError("first attempt fails")
+    return ctx.attempt
+
+
+@medley.job(name="it.always_fails", max_attempts=1)
+async def always_fails() -> None:
+    raise RuntimeError("boom")
+
+
+@medley.job(name="it.sleep")
+async def sleep(seconds: float) -> float:
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@medley.job(name="it.attempt")
+async def attempt(ctx: medley.JobContext) -> int:
+    return ctx.attempt
+
+
+@medley.job(name="it.block_first_attempt")
+async def block_first_attempt(ctx: medley.JobContext) -> int:
+    """Hangs on attempt 1 (to be killed or rescued); later attempts return at once.
+    Also run by the worker subprocess of the kill -9 test."""
+    if ctx.attempt == 1:
+        await asyncio.sleep(3600)
+    return ctx.attempt

@@ -1,0 +1,127 @@
+"""Jobs run by a real `WorkerServer`: burst mode, results, progress, history, and the
+three ways a job runs (on the loop, in a thread, in a process)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import medley
+from medley.application.models.jobs import JobState, StateChangeReason
+from tests.integration import jobs
+from tests.support.workers import StartWorker
+from tests.support.wait import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+async def test_burst_runs_every_job_exactly_once(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    await service.submit_many([medley.EnqueueRequest(job="it.noop", args=(i,)) for i in range(200)])
+    server = await start_worker(concurrency=50)
+
+    await server.run_until_idle(timeout=30)
+
+    assert sorted(jobs.calls) == list(range(200))
+    counts = {c.state: c.count for c in await service.store.job_count_by_state()}
+    assert counts == {JobState.SUCCEEDED: 200}
+
+
+async def test_succeeded_job_keeps_result_final_progress_and_history(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    server = await start_worker()
+
+    job_id = await service.enqueue(jobs.add, 2, b=3)
+    info = await service.wait(job_id, timeout=10)
+
+    assert info.state is JobState.SUCCEEDED
+    assert info.result == 5
+    assert info.attempt == 1
+    assert (info.progress.fraction, info.progress.message) == (1.0, "done")
+    assert info.started_at is not None
+    assert info.finished_at is not None
+    assert info.finished_at >= info.started_at
+    assert [(h.from_state, h.to_state, h.reason, h.worker) for h in info.history] == [
+        (None, JobState.ENQUEUED, StateChangeReason.ENQUEUED, None),
+        (JobState.ENQUEUED, JobState.PROCESSING, StateChangeReason.FETCHED, server.worker_id),
+        (JobState.PROCESSING, JobState.SUCCEEDED, StateChangeReason.COMPLETED, server.worker_id),
+    ]
+    assert [h.attempt for h in info.history] == [0, 1, 1]
+
+
+async def test_progress_is_visible_while_the_job_runs(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    await start_worker()
+    job_id = await service.enqueue(jobs.progress_then_wait, "go")
+
+    async def progress_stored() -> bool:
+        info = await service.get(job_id)
+        return (info.progress.fraction, info.progress.message) == (0.3, "working")
+
+    await wait_for(progress_stored, timeout=5, message="progress 0.3 'working' stored")
+    running = await service.get(job_id)
+    assert running.state is JobState.PROCESSING
+    assert running.worker is not None
+
+    jobs.gate("go").set()
+    info = await service.wait(job_id, timeout=10)
+
+    assert info.state is JobState.SUCCEEDED
+    assert info.result == "finished"
+    assert (info.progress.fraction, info.progress.message) == (0.9, "finishing")
+
+
+async def test_wait_raises_wait_timeout_error_when_the_job_does_not_finish(
+    service: medley.JobService,
+) -> None:
+    job_id = await service.enqueue(jobs.noop, 1)  # no worker runs it
+
+    with pytest.raises(medley.WaitTimeoutError) as caught:
+        await service.wait(job_id, timeout=0.2)
+
+    assert caught.value.job_id == job_id
+    assert (await service.get(job_id)).state is JobState.ENQUEUED
+
+
+async def test_wait_raises_job_not_found_for_an_unknown_id(service: medley.JobService) -> None:
+    with pytest.raises(medley.JobNotFoundError):
+        await service.wait(987654, timeout=1)
+
+
+async def test_async_job_runs_on_the_event_loop(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    await start_worker()
+
+    info = await service.wait(await service.enqueue(jobs.noop, 7), timeout=10)
+
+    assert info.state is JobState.SUCCEEDED
+    assert jobs.calls == [7]
+
+
+async def test_sync_job_runs_in_a_worker_thread(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    await start_worker()
+
+    info = await service.wait(await service.enqueue(jobs.thread_name), timeout=10)
+
+    assert info.state is JobState.SUCCEEDED
+    assert isinstance(info.result, str)
+    assert info.result.startswith("medley-job")
+
+
+async def test_cpu_bound_job_runs_in_another_process(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    await start_worker(cpu_processes=1)
+
+    info = await service.wait(await service.enqueue(jobs.pid), timeout=20)
+
+    assert info.state is JobState.SUCCEEDED
+    assert isinstance(info.result, int)
+    assert info.result != os.getpid()
