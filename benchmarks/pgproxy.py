@@ -9,7 +9,8 @@ unchanged and parses the frontend (client -> server) protocol messages:
 * round trips = `Query` + `Sync` ('S') messages,
 * connections = TCP connections opened.
 
-Proxied URLs force `sslmode=disable` (the proxy cannot read TLS).
+Proxied URLs force `sslmode=disable` (the proxy cannot read TLS); an SSLRequest or
+GSSENCRequest refused by the server is skipped like the startup message.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ class CountingProxy:
         self.counts: Counter[str] = Counter()
         self.connections = 0
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._pumps: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -93,7 +95,7 @@ class CountingProxy:
         userinfo = parts.netloc.rpartition("@")[0]
         netloc = f"{userinfo}@127.0.0.1:{self.port}" if userinfo else f"127.0.0.1:{self.port}"
         query = dict(parse_qsl(parts.query))
-        query.update(sslmode="disable", gssencmode="disable")
+        query["sslmode"] = "disable"
         return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
 
     def snapshot(self) -> Traffic:
@@ -104,52 +106,54 @@ class CountingProxy:
         )
 
     async def close(self) -> None:
+        """Stop listening and cut every proxied connection."""
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+        for pump in list(self._pumps):
+            pump.cancel()
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=2)
         if self._server is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
             self._server = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
         self.connections += 1
         try:
-            up_reader, up_writer = await asyncio.open_connection(self._host, self._port)
-        except OSError:
-            writer.close()
-            self._tasks.discard(task)
-            return
-        parser = FrontendParser(self.counts)
-        pumps = [
-            asyncio.create_task(_pump(reader, up_writer, parser)),
-            asyncio.create_task(_pump(up_reader, writer, None)),
-        ]
-        try:
-            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                up_reader, up_writer = await asyncio.open_connection(self._host, self._port)
+            except OSError:
+                writer.close()
+                return
+            parser = FrontendParser(self.counts)
+            pumps = {
+                asyncio.create_task(_pump(reader, up_writer, parser)),
+                asyncio.create_task(_pump(up_reader, writer, None)),
+            }
+            self._pumps |= pumps
+            try:
+                await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for pump in pumps:
+                    pump.cancel()
+                await asyncio.wait(pumps)
+                self._pumps -= pumps
+                for w in (writer, up_writer):
+                    w.close()
         finally:
-            for pump in pumps:
-                pump.cancel()
-            for w in (writer, up_writer):
-                w.close()
-            for pump in pumps:
-                with contextlib.suppress(BaseException):
-                    await pump
-            self._tasks.discard(task)
+            self._handlers.discard(handler)
 
 
 async def _pump(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, parser: FrontendParser | None
 ) -> None:
-    while data := await reader.read(65536):
-        if parser is not None:
-            parser.feed(data)
-        writer.write(data)
-        await writer.drain()
+    with contextlib.suppress(ConnectionError):
+        while data := await reader.read(65536):
+            if parser is not None:
+                parser.feed(data)
+            writer.write(data)
+            await writer.drain()

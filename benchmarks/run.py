@@ -62,6 +62,8 @@ def available_systems() -> tuple[list[SystemSpec], list[str]]:
         from benchmarks.pgqueuer_bench import PgQueuerAdapter
 
         specs.append(SystemSpec("pgqueuer", "PgQueuer", PgQueuerAdapter, "postgres"))
+        if PgQueuerAdapter.driver_name != "asyncpg":
+            notes.append("PgQueuer runs on its psycopg driver (asyncpg absent): ~1 s stalls")
     except ImportError as exc:
         notes.append(f"PgQueuer skipped: {exc}")
     try:
@@ -258,7 +260,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 "postgresql": pg_version,
             },
             "versions": {
-                p: _version(p) for p in ("medley", "pgqueuer", "procrastinate", "psycopg")
+                p: _version(p)
+                for p in ("medley", "pgqueuer", "procrastinate", "psycopg", "asyncpg")
             },
             "repeat": args.repeat,
         }

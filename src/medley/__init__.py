@@ -42,6 +42,7 @@ from medley.application.models.jobs import (
     StateChange,
 )
 from medley.infrastructure.jobs.context import JobCancelledError, JobContext
+from medley.infrastructure.jobs.control import Retry, Snooze
 from medley.infrastructure.jobs.registry import JobDefinition, JobRegistry, job
 from medley.infrastructure.services.background_job_service import JobService
 from medley.infrastructure.services.connect import connect, connect_async
@@ -74,7 +75,9 @@ __all__ = [
     "MigrationRequiredError",
     "PayloadTooLargeError",
     "Progress",
+    "Retry",
     "SchemaTooNewError",
+    "Snooze",
     "StateChange",
     "StorageError",
     "StorageUnavailableError",

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from medley.application.errors import DuplicateJobError
 from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure.jobs.storage.port import JobCompletion, JobStore
 from tests.support.jobs import InsertJob, claim, finish, sample_error, utcnow
@@ -174,6 +175,24 @@ async def test_retry_of_a_job_with_a_unique_key_reclaims_the_key(
     duplicate = await insert_job(store, unique_key="k")
 
     assert (duplicate.id, duplicate.existing) == (result.id, True)
+
+
+async def test_retry_is_refused_while_a_live_job_holds_the_unique_key(
+    store: JobStore, insert_job: InsertJob
+) -> None:
+    old = await insert_job(store, unique_key="k")
+    await finish(store, await claim(store), JobState.FAILED)
+    new = await insert_job(store, unique_key="k")
+
+    with pytest.raises(DuplicateJobError) as raised:
+        await store.job_retry(old.id)
+
+    assert raised.value.unique_key == "k"
+    stored = await store.job_get(old.id)
+    assert stored is not None
+    assert stored.state is JobState.FAILED
+    assert len(await store.job_history(old.id)) == 3
+    assert new.existing is False
 
 
 @pytest.mark.parametrize("state", [JobState.ENQUEUED, JobState.SCHEDULED])

@@ -6,9 +6,14 @@ from datetime import timedelta
 import pytest
 
 from medley.application.models.jobs import JobState, StateChangeReason
-from medley.infrastructure.jobs.storage.port import JobFetchParams, JobStore
+from medley.infrastructure.jobs.storage.port import (
+    JobCompletion,
+    JobFetchParams,
+    JobStore,
+    ProgressUpdate,
+)
 from tests.support.backends import Backend
-from tests.support.jobs import InsertJob, claim, finish, job_params, utcnow
+from tests.support.jobs import InsertJob, claim, finish, job_params, sample_error, utcnow
 
 pytestmark = pytest.mark.contract
 
@@ -80,6 +85,33 @@ async def test_fetch_returns_a_batch_in_claim_order(store: JobStore, insert_job:
     rows = await store.job_fetch_available(fetch(limit=10))
 
     assert [row.id for row in rows] == [high.id, mid.id, low.id]
+
+
+async def test_fetch_clears_the_progress_of_a_previous_attempt(
+    store: JobStore, insert_job: InsertJob
+) -> None:
+    await insert_job(store)
+    row = await claim(store, worker_id="worker-a")
+    await store.job_progress_update(
+        "worker-a", [ProgressUpdate(id=row.id, attempt=1, fraction=0.7, message="far")]
+    )
+    await store.job_set_state_if_processing(
+        "worker-a",
+        [
+            JobCompletion(
+                id=row.id,
+                attempt=1,
+                state=JobState.SCHEDULED,
+                reason=StateChangeReason.RETRIED,
+                error=sample_error(),
+                run_at=utcnow() - timedelta(seconds=1),
+            )
+        ],
+    )
+
+    again = await claim(store, worker_id="worker-b")
+
+    assert (again.attempt, again.progress_fraction, again.progress_message) == (2, None, None)
 
 
 async def test_fetch_claims_only_jobs_of_the_given_queue(

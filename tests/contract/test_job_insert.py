@@ -5,13 +5,14 @@ from datetime import timedelta
 import pytest
 
 from medley.application.models.jobs import JobState, StateChangeReason
-from medley.infrastructure.jobs.storage.port import JobListParams, JobStore
+from medley.infrastructure.jobs.storage.port import JobCompletion, JobListParams, JobStore
 from tests.support.jobs import (
     InsertJob,
     assert_same_instant,
     claim,
     finish,
     job_params,
+    sample_error,
     utcnow,
 )
 
@@ -217,3 +218,43 @@ async def test_insert_of_a_large_batch_keeps_scheduled_jobs_scheduled(store: Job
     assert_same_instant(row.run_at, run_at)
     [history] = await store.job_history(results[-1].id)
     assert history.reason is StateChangeReason.SCHEDULED
+
+
+async def test_insert_batch_mixing_held_and_free_unique_keys_inserts_only_the_free_ones(
+    store: JobStore, insert_job: InsertJob
+) -> None:
+    held = await insert_job(store, unique_key="held")
+
+    results = await store.job_insert_many(
+        [job_params(unique_key="free"), job_params(unique_key="held"), job_params()]
+    )
+
+    assert results[0].existing is False
+    assert (results[1].id, results[1].existing) == (held.id, True)
+    assert results[2].existing is False
+    assert len({held.id, *(r.id for r in results)}) == 3
+    assert len(await store.job_history(held.id)) == 1
+
+
+async def test_insert_keeps_a_unique_key_held_while_its_job_waits_for_a_retry(
+    store: JobStore, insert_job: InsertJob
+) -> None:
+    first = await insert_job(store, unique_key="report:5")
+    row = await claim(store)
+    await store.job_set_state_if_processing(
+        row.lease_owner or "",
+        [
+            JobCompletion(
+                id=row.id,
+                attempt=row.attempt,
+                state=JobState.SCHEDULED,
+                reason=StateChangeReason.RETRIED,
+                error=sample_error(),
+                run_at=utcnow() + timedelta(minutes=5),
+            )
+        ],
+    )
+
+    again = await insert_job(store, unique_key="report:5")
+
+    assert (again.id, again.state, again.existing) == (first.id, JobState.SCHEDULED, True)

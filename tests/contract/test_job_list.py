@@ -32,6 +32,12 @@ async def test_list_respects_the_limit(store: JobStore) -> None:
     assert [row.id for row in rows] == sorted((r.id for r in results), reverse=True)[:2]
 
 
+async def test_list_returns_fifty_jobs_by_default(store: JobStore) -> None:
+    await store.job_insert_many([job_params() for _ in range(55)])
+
+    assert len(await store.job_list(JobListParams())) == 50
+
+
 async def test_list_filters_by_state_queue_and_job(store: JobStore, insert_job: InsertJob) -> None:
     plain = await insert_job(store, job="tests.a", queue="default")
     other_queue = await insert_job(store, job="tests.a", queue="ai")

@@ -47,9 +47,7 @@ async def service(database_url: str) -> AsyncIterator[medley.JobService]:
 
 
 @pytest.fixture
-async def start_worker(
-    service: medley.JobService, backend_name: str
-) -> AsyncIterator[StartWorker]:
+async def start_worker(service: medley.JobService, backend_name: str) -> AsyncIterator[StartWorker]:
     """`await start_worker(cpu_processes=1, ...)`: a started `WorkerServer` on `service`'s
     database, woken by the service's own enqueues; stopped at teardown."""
     servers: list[WorkerServer] = []

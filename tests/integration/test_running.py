@@ -10,8 +10,8 @@ import pytest
 import medley
 from medley.application.models.jobs import JobState, StateChangeReason
 from tests.integration import jobs
-from tests.support.workers import StartWorker
 from tests.support.wait import wait_for
+from tests.support.workers import StartWorker
 
 pytestmark = pytest.mark.integration
 

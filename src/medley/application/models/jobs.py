@@ -47,6 +47,7 @@ class StateChangeReason(StrEnum):
     RESCUED = "rescued"
     TIMED_OUT = "timed_out"
     RELEASED = "released"
+    SNOOZED = "snoozed"
     RETRIED_BY_USER = "retried_by_user"
 
 

@@ -34,6 +34,15 @@ class JobDefinition(Generic[P, R]):
     is_async: bool = False
     takes_context: bool = False
     backoff: Callable[[int], timedelta] | None = field(default=None, compare=False)
+    retry_on: tuple[type[BaseException], ...] = ()
+    """When set, only these exceptions are retried; any other fails the job at once."""
+    discard_on: tuple[type[BaseException], ...] = ()
+    """These exceptions fail the job at once, attempts left or not."""
+
+    def should_retry(self, exc: BaseException) -> bool:
+        if self.discard_on and isinstance(exc, self.discard_on):
+            return False
+        return not self.retry_on or isinstance(exc, self.retry_on)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         result: R = self.func(*args, **kwargs)
@@ -107,6 +116,8 @@ def job(
     timeout: str | float | timedelta | None = None,
     cpu_bound: bool = False,
     backoff: Callable[[int], timedelta] | None = None,
+    retry_on: tuple[type[BaseException], ...] = (),
+    discard_on: tuple[type[BaseException], ...] = (),
     registry: JobRegistry | None = None,
 ) -> Any:
     """Declare a job. Usable bare (`@job`) or with options (`@job(queue="ai")`).
@@ -132,6 +143,8 @@ def job(
             is_async=is_async,
             takes_context=_takes_context(f),
             backoff=backoff,
+            retry_on=retry_on,
+            discard_on=discard_on,
         )
         (registry or DEFAULT_REGISTRY).register(definition)
         return definition

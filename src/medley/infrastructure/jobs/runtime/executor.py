@@ -21,6 +21,7 @@ from typing import Any
 from medley.application.errors import InvalidArgumentsError, UnknownJobError
 from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure.jobs.context import JobCancelledError, JobContext, JobIdentity
+from medley.infrastructure.jobs.control import Retry, Snooze
 from medley.infrastructure.jobs.payload import encode_json
 from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY, JobDefinition, JobRegistry
 from medley.infrastructure.jobs.retry import RetryPolicy
@@ -96,10 +97,24 @@ class JobExecutor:
             return self._failed(row, ctx, exc, StateChangeReason.TIMED_OUT, retry=True)
         except JobCancelledError:
             return self._stopped(row, ctx)
+        except Snooze as exc:
+            return self._completion(
+                row,
+                ctx,
+                JobState.SCHEDULED,
+                StateChangeReason.SNOOZED,
+                run_at=self.clock() + exc.delay,
+                release=True,
+            )
+        except Retry as exc:
+            return self._failed(
+                row, ctx, exc, StateChangeReason.FAILED, retry=True, delay=exc.delay
+            )
         except InvalidArgumentsError as exc:
             return self._failed(row, ctx, exc, StateChangeReason.FAILED, retry=False)
         except Exception as exc:
-            return self._failed(row, ctx, exc, StateChangeReason.FAILED, retry=True)
+            retry = definition.should_retry(exc)
+            return self._failed(row, ctx, exc, StateChangeReason.FAILED, retry=retry)
         log.debug("job %s (%s) succeeded in %.3fs", row.id, row.job, time.monotonic() - started)
         return self._completion(
             row, ctx, JobState.SUCCEEDED, StateChangeReason.COMPLETED, result_json=result_json
@@ -153,10 +168,11 @@ class JobExecutor:
         reason: StateChangeReason,
         *,
         retry: bool,
+        delay: timedelta | None = None,
     ) -> JobCompletion:
         error = error_dict(exc)
         if retry and row.attempt < row.max_attempts:
-            delay = self._backoff(row, row.attempt)
+            delay = self._backoff(row, row.attempt) if delay is None else delay
             log.warning(
                 "job %s (%s) attempt %d/%d failed: %s: %s; retrying in %.0fs",
                 row.id,

@@ -178,7 +178,7 @@ class PostgresJobStore:
             "max_attempts": [p.max_attempts for p in params],
             "timeout_seconds": [p.timeout_seconds for p in params],
             "unique_key": [p.unique_key for p in params],
-            "tags": [json.dumps(list(p.tags)) for p in params],
+            "tags": [_tags_json(p.tags) for p in params],
         }
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(Q["job_insert_many"], columns)
@@ -379,6 +379,10 @@ class PostgresJobStore:
 
     async def subscribe(self, callback: NotificationCallback) -> Subscription | None:
         return await self._listener.subscribe(callback)
+
+
+def _tags_json(tags: Sequence[str]) -> str:
+    return json.dumps(list(tags)) if tags else "[]"
 
 
 def _match_inserted(

@@ -103,6 +103,8 @@ class SqliteJobStore:
                 f"Medley needs SQLite {'.'.join(map(str, MIN_SQLITE_VERSION))} or newer; "
                 f"this Python has {sqlite3.sqlite_version}"
             )
+        if self._conn is not None:
+            return
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medley-sqlite")
         with map_errors(f"opening {self.path}"):
@@ -187,7 +189,7 @@ class SqliteJobStore:
             "completing jobs", lambda c: write(c, "job_set_state_if_processing", values)
         )
         written = {r["id"] for r in rows}
-        return [c.id for c in latest if c.id in written]
+        return [i for i in dict.fromkeys(c.id for c in latest) if i in written]
 
     async def job_progress_update(self, worker_id: str, updates: Sequence[ProgressUpdate]) -> None:
         if not updates:

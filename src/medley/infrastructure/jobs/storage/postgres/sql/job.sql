@@ -231,6 +231,7 @@ WHERE j.state = 'processing'
 FOR UPDATE SKIP LOCKED
 
 -- name: job_rescue
+-- A job whose cancel was requested before its worker died ends cancelled, not retried.
 -- Re-checks the same dead owner and attempt, so a job its owner finished (or that another
 -- rescuer took) between the candidate scan and this write is left alone.
 WITH input AS (
@@ -240,9 +241,11 @@ WITH input AS (
 ),
 rescued AS (
     UPDATE medley_job j
-    SET state = CASE WHEN j.attempt < j.max_attempts THEN 'scheduled' ELSE 'failed' END,
+    SET state = CASE WHEN j.cancel_requested THEN 'cancelled'
+                     WHEN j.attempt < j.max_attempts THEN 'scheduled' ELSE 'failed' END,
         run_at = CASE WHEN j.attempt < j.max_attempts THEN u.run_at ELSE j.run_at END,
-        finished_at = CASE WHEN j.attempt < j.max_attempts THEN NULL ELSE now() END,
+        finished_at = CASE WHEN j.attempt < j.max_attempts AND NOT j.cancel_requested
+                           THEN NULL ELSE now() END,
         error = %(error)s::jsonb,
         lease_owner = NULL,
         cancel_requested = false

@@ -19,8 +19,9 @@ ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
 
 -- name: job_get_live_by_unique_key
 -- SQLite has no arrays: the keys arrive as one JSON array. `unique_key IS NOT NULL` and the
--- state list repeat the partial unique index's condition, so the index serves the lookup.
-SELECT id, state, unique_key FROM medley_job
+-- state list repeat the partial unique index's condition, which makes the index usable;
+-- INDEXED BY makes it used (without statistics SQLite would walk medley_job_state_idx).
+SELECT id, state, unique_key FROM medley_job INDEXED BY medley_job_unique_idx
 WHERE unique_key IN (SELECT value FROM json_each(:unique_keys))
   AND unique_key IS NOT NULL
   AND state IN ('scheduled', 'enqueued', 'processing', 'awaiting')
@@ -86,7 +87,9 @@ RETURNING *
 -- RETURNING cannot show the FROM side, so the history is written first under the very guard
 -- the UPDATE uses (the fencing token: still processing, same owner, same attempt). A late
 -- write from a worker that lost the job changes nothing and is left out of the result.
--- The adapter passes at most one outcome per job.
+-- The adapter passes at most one outcome per (job, attempt). The plan is pinned (CROSS
+-- JOIN, NOT INDEXED): without statistics SQLite would loop over the processing rows and
+-- scan the JSON for each, instead of looking each outcome's job up by id.
 WITH u AS (
     SELECT value ->> '$.id' AS id, value ->> '$.attempt' AS attempt,
            value ->> '$.state' AS state, value ->> '$.reason' AS reason,
@@ -95,10 +98,9 @@ WITH u AS (
 )
 INSERT INTO medley_job_history (job_id, at, from_state, to_state, reason, attempt, worker, error)
 SELECT j.id, :now, 'processing', u.state, u.reason, u.attempt, :worker_id, u.error
-FROM u JOIN medley_job AS j ON j.id = u.id
-WHERE j.state = 'processing' AND j.lease_owner = :worker_id AND j.attempt = u.attempt
-ORDER BY j.id;
-UPDATE medley_job AS j
+FROM u CROSS JOIN medley_job AS j ON j.id = u.id
+WHERE j.state = 'processing' AND j.lease_owner = :worker_id AND j.attempt = u.attempt;
+UPDATE medley_job AS j NOT INDEXED
 SET state = u.state,
     result = u.result,
     error = coalesce(u.error, j.error),
@@ -199,9 +201,11 @@ WHERE j.state = 'processing'
   )
 
 -- name: job_rescue
+-- A job whose cancel was requested before its worker died ends cancelled, not retried.
 -- SQLite has no arrays: the candidates arrive as one JSON array of objects. Re-checks the
 -- same dead owner and attempt, as PostgreSQL's does. History first, under the same guard,
--- because RETURNING cannot show the owner before the change.
+-- because RETURNING cannot show the owner before the change. Plan pinned as in
+-- job_set_state_if_processing.
 WITH u AS (
     SELECT value ->> '$.id' AS id, value ->> '$.attempt' AS attempt,
            value ->> '$.owner' AS owner
@@ -209,15 +213,17 @@ WITH u AS (
 )
 INSERT INTO medley_job_history (job_id, at, from_state, to_state, reason, attempt, worker, error)
 SELECT j.id, :now, 'processing',
-       CASE WHEN j.attempt < j.max_attempts THEN 'scheduled' ELSE 'failed' END,
+       CASE WHEN j.cancel_requested THEN 'cancelled'
+            WHEN j.attempt < j.max_attempts THEN 'scheduled' ELSE 'failed' END,
        'rescued', j.attempt, u.owner, :error
-FROM u JOIN medley_job AS j ON j.id = u.id
-WHERE j.state = 'processing' AND j.lease_owner = u.owner AND j.attempt = u.attempt
-ORDER BY j.id;
-UPDATE medley_job AS j
-SET state = CASE WHEN j.attempt < j.max_attempts THEN 'scheduled' ELSE 'failed' END,
+FROM u CROSS JOIN medley_job AS j ON j.id = u.id
+WHERE j.state = 'processing' AND j.lease_owner = u.owner AND j.attempt = u.attempt;
+UPDATE medley_job AS j NOT INDEXED
+SET state = CASE WHEN j.cancel_requested THEN 'cancelled'
+                 WHEN j.attempt < j.max_attempts THEN 'scheduled' ELSE 'failed' END,
     run_at = CASE WHEN j.attempt < j.max_attempts THEN u.run_at ELSE j.run_at END,
-    finished_at = CASE WHEN j.attempt < j.max_attempts THEN NULL ELSE :now END,
+    finished_at = CASE WHEN j.attempt < j.max_attempts AND NOT j.cancel_requested
+                       THEN NULL ELSE :now END,
     error = :error,
     lease_owner = NULL,
     cancel_requested = 0

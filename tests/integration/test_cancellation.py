@@ -1,0 +1,78 @@
+"""Cancelling jobs: waiting ones at once, running ones within moments."""
+
+from __future__ import annotations
+
+import pytest
+
+import medley
+from medley.application.models.jobs import JobState, StateChangeReason
+from tests.integration import jobs
+from tests.support.wait import wait_for
+from tests.support.workers import StartWorker
+
+pytestmark = pytest.mark.integration
+
+
+async def test_cancelled_enqueued_job_is_cancelled_at_once_and_never_runs(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    job_id = await service.enqueue(jobs.record, "must not run")
+
+    cancelled = await service.cancel(job_id)
+
+    assert cancelled.state is JobState.CANCELLED
+    assert cancelled.finished_at is not None
+    last = cancelled.history[-1]
+    assert (last.from_state, last.to_state, last.reason) == (
+        JobState.ENQUEUED,
+        JobState.CANCELLED,
+        StateChangeReason.CANCELLED,
+    )
+    server = await start_worker()
+    await server.run_until_idle(timeout=10)
+    assert jobs.calls == []
+    assert (await service.get(job_id)).state is JobState.CANCELLED
+
+
+async def test_cancelled_processing_job_ends_cancelled_within_two_seconds(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    # PostgreSQL tells the worker through NOTIFY; SQLite's worker finds the flag on its
+    # heartbeat, so the heartbeat is made short there.
+    if service.store.capabilities.listen_notify:
+        server = await start_worker()
+    else:
+        server = await start_worker(heartbeat_seconds=0.2, lease_seconds=5)
+    job_id = await service.enqueue(jobs.sleep, 60)
+
+    async def processing() -> bool:
+        return (await service.get(job_id)).state is JobState.PROCESSING
+
+    await wait_for(processing, timeout=5, message="job processing")
+
+    requested = await service.cancel(job_id)
+    assert requested.cancel_requested or requested.state is JobState.CANCELLED
+
+    info = await service.wait(job_id, timeout=2)
+    assert info.state is JobState.CANCELLED
+    assert info.finished_at is not None
+    last = info.history[-1]
+    assert (last.from_state, last.to_state, last.reason, last.worker) == (
+        JobState.PROCESSING,
+        JobState.CANCELLED,
+        StateChangeReason.CANCELLED,
+        server.worker_id,
+    )
+    assert not server.producer.running, "the worker freed the slot"
+
+
+async def test_cancelling_a_finished_job_is_refused(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    await start_worker()
+    job_id = await service.enqueue(jobs.noop, 1)
+    await service.wait(job_id, timeout=10)
+
+    with pytest.raises(medley.InvalidTransitionError):
+        await service.cancel(job_id)
+    assert (await service.get(job_id)).state is JobState.SUCCEEDED

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from medley.application.errors import InvalidArgumentsError, PayloadTooLargeError
+from medley.application.models.jobs import JobOptions, JobState
+from medley.infrastructure.jobs.context import JobContext
+from medley.infrastructure.jobs.payload import build_insert
+from medley.infrastructure.jobs.registry import JobDefinition, JobRegistry, job
+
+registry = JobRegistry()
+
+
+@job(name="unit.payload.add", registry=registry, queue="math", priority=5)
+def add(a: int, b: int = 0, *, scale: int = 1) -> int:
+    return (a + b) * scale
+
+
+@job(name="unit.payload.ctx", registry=registry)
+async def with_ctx(ctx: JobContext, doc: int) -> int:
+    return doc
+
+
+@job(name="unit.payload.var", registry=registry)
+def variadic(*args: int, **kwargs: int) -> int:
+    return len(args) + len(kwargs)
+
+
+def _defn(name: str) -> JobDefinition[..., object]:
+    return registry.get(name)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((1,), {}), ((1, 2), {}), ((1,), {"b": 2, "scale": 3}), ((), {"a": 1})],
+)
+def test_build_insert_accepts_calls_that_bind(args: tuple[int, ...], kwargs: dict[str, int]) -> None:
+    params = build_insert(_defn("unit.payload.add"), args, kwargs, JobOptions())
+    assert params.queue == "math"
+    assert params.priority == 5
+    assert params.state is JobState.ENQUEUED
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("args", "kwargs", "fragment"),
+    [
+        ((), {}, "missing required arguments: a"),
+        ((1, 2, 3), {}, "takes 2 positional arguments but 3 were given"),
+        ((1,), {"a": 1}, "multiple values for argument 'a'"),
+        ((1,), {"typo": 1}, "unexpected keyword argument 'typo'"),
+    ],
+)
+def test_build_insert_rejects_calls_that_would_not_bind(
+    args: tuple[int, ...], kwargs: dict[str, int], fragment: str
+) -> None:
+    with pytest.raises(InvalidArgumentsError, match=fragment):
+        build_insert(_defn("unit.payload.add"), args, kwargs, JobOptions())
+
+
+@pytest.mark.unit
+def test_context_parameter_is_not_counted_as_an_argument() -> None:
+    build_insert(_defn("unit.payload.ctx"), (7,), {}, JobOptions())
+    with pytest.raises(InvalidArgumentsError):
+        build_insert(_defn("unit.payload.ctx"), (), {}, JobOptions())
+
+
+@pytest.mark.unit
+def test_variadic_functions_accept_anything() -> None:
+    build_insert(_defn("unit.payload.var"), (1, 2, 3), {"x": 1}, JobOptions())
+
+
+@pytest.mark.unit
+def test_non_json_arguments_are_refused_with_the_job_name() -> None:
+    with pytest.raises(InvalidArgumentsError, match="unit.payload.add"):
+        build_insert(_defn("unit.payload.add"), ({1, 2},), {}, JobOptions())
+    with pytest.raises(InvalidArgumentsError):
+        build_insert(_defn("unit.payload.add"), (float("nan"),), {}, JobOptions())
+
+
+@pytest.mark.unit
+def test_payload_over_the_limit_is_refused_with_its_size() -> None:
+    with pytest.raises(PayloadTooLargeError) as caught:
+        build_insert(_defn("unit.payload.add"), ("x" * 2000,), {}, JobOptions(), max_payload_bytes=1000)
+    assert caught.value.size > 2000
+    assert caught.value.limit == 1000
+
+
+@pytest.mark.unit
+def test_delay_and_run_at_make_the_job_scheduled() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    delayed = build_insert(
+        _defn("unit.payload.add"), (1,), {}, JobOptions(delay=timedelta(minutes=5)), now=now
+    )
+    assert delayed.state is JobState.SCHEDULED
+    assert delayed.run_at == now + timedelta(minutes=5)
+    past = build_insert(
+        _defn("unit.payload.add"), (1,), {}, JobOptions(run_at=now - timedelta(seconds=1)), now=now
+    )
+    assert past.state is JobState.ENQUEUED
+    assert past.run_at is None
