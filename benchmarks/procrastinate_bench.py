@@ -19,9 +19,9 @@ from benchmarks.harness import JobKind, run_job, scalar_int
 class ProcrastinateAdapter:
     name = "Procrastinate"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, **pool_kwargs: Any) -> None:
         self.url = url
-        self.app = App(connector=PsycopgConnector(conninfo=url))
+        self.app = App(connector=PsycopgConnector(conninfo=url, **pool_kwargs))
 
         async def noop(i: int) -> None:
             await run_job("noop", i)

@@ -258,3 +258,15 @@ async def test_insert_keeps_a_unique_key_held_while_its_job_waits_for_a_retry(
     again = await insert_job(store, unique_key="report:5")
 
     assert (again.id, again.state, again.existing) == (first.id, JobState.SCHEDULED, True)
+
+
+async def test_insert_of_a_large_batch_with_unique_keys_returns_ids_in_input_order(
+    store: JobStore,
+) -> None:
+    params = [job_params(args=[i], unique_key=f"key-{i}") for i in range(300)]
+
+    results = await store.job_insert_many(params)
+
+    rows = {row.id: row for row in await store.job_list(JobListParams(limit=300))}
+    assert [rows[r.id].args for r in results] == [[i] for i in range(300)]
+    assert [rows[r.id].unique_key for r in results] == [f"key-{i}" for i in range(300)]

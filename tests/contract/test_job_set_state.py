@@ -376,3 +376,31 @@ async def test_set_state_stores_the_last_progress_sent_with_the_outcome(
     stored = await store.job_get(row.id)
     assert stored is not None
     assert (stored.progress_fraction, stored.progress_message) == (1.0, "done")
+
+
+async def test_success_after_a_failed_attempt_clears_the_error_but_history_keeps_it(
+    store: JobStore, insert_job: InsertJob
+) -> None:
+    result = await insert_job(store)
+    row = await claim(store, worker_id=WORKER)
+    retry = JobCompletion(
+        id=row.id,
+        attempt=1,
+        state=JobState.SCHEDULED,
+        reason=StateChangeReason.RETRIED,
+        error=sample_error("first attempt broke"),
+        run_at=utcnow() - timedelta(seconds=1),
+    )
+    assert await store.job_set_state_if_processing(WORKER, [retry]) == [result.id]
+    again = await claim(store, worker_id=WORKER)
+    assert again.attempt == 2
+
+    await store.job_set_state_if_processing(WORKER, [succeeded(again.id, attempt=2)])
+
+    stored = await store.job_get(result.id)
+    assert stored is not None
+    assert stored.state is JobState.SUCCEEDED
+    assert stored.error is None
+    errors = [h.error for h in await store.job_history(result.id) if h.error]
+    assert errors
+    assert errors[0]["message"] == "first attempt broke"

@@ -7,6 +7,7 @@ import pytest
 from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure.jobs.storage.port import (
     JobCompletion,
+    JobFetchParams,
     JobRescueParams,
     JobRow,
     JobStore,
@@ -222,3 +223,37 @@ async def test_rescue_ignores_jobs_that_are_not_processing(
     rescued = await store.job_rescue(JobRescueParams(lease_seconds=0.0, retry_at=RetryAt(utcnow())))
 
     assert rescued == []
+
+
+async def test_rescue_cancels_a_job_whose_cancel_was_requested(
+    store: JobStore, insert_job: InsertJob
+) -> None:
+    result = await insert_job(store, max_attempts=5)
+    await claim(store, worker_id="worker-ghost")
+    await store.job_cancel(result.id)
+
+    rescued = await store.job_rescue(
+        JobRescueParams(lease_seconds=LEASE, retry_at=RetryAt(utcnow() - timedelta(seconds=1)))
+    )
+
+    assert [row.state for row in rescued] == [JobState.CANCELLED]
+    stored = await store.job_get(result.id)
+    assert stored is not None
+    assert (stored.state, stored.cancel_requested, stored.lease_owner) == (
+        JobState.CANCELLED,
+        False,
+        None,
+    )
+    assert stored.finished_at is not None
+    last = (await store.job_history(result.id))[-1]
+    assert (last.from_state, last.to_state, last.reason) == (
+        JobState.PROCESSING,
+        JobState.CANCELLED,
+        StateChangeReason.RESCUED,
+    )
+    assert (
+        await store.job_fetch_available(
+            JobFetchParams(queue="default", limit=1, worker_id="worker-b")
+        )
+        == []
+    )

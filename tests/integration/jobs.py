@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,10 @@ calls: list[Any] = []
 """Arguments of every `noop`/`record` run, in completion order."""
 
 _gates: dict[str, asyncio.Event] = {}
+_thread_gates: dict[str, threading.Event] = {}
+_running = 0
+max_running = 0
+"""The most `it.track_concurrency` jobs seen running at once."""
 
 
 def gate(name: str) -> asyncio.Event:
@@ -29,9 +34,20 @@ def gate(name: str) -> asyncio.Event:
     return _gates.setdefault(name, asyncio.Event())
 
 
+def thread_gate(name: str) -> threading.Event:
+    """Like `gate`, for sync jobs blocked in worker threads."""
+    return _thread_gates.setdefault(name, threading.Event())
+
+
 def reset() -> None:
+    """Forget every call and gate; threads still blocked on a gate are let go."""
+    global _running, max_running
     calls.clear()
     _gates.clear()
+    for event in _thread_gates.values():
+        event.set()
+    _thread_gates.clear()
+    _running = max_running = 0
 
 
 def no_backoff(_attempt: int) -> timedelta:
@@ -118,3 +134,37 @@ async def block_first_attempt(ctx: medley.JobContext) -> int:
     if ctx.attempt == 1:
         await asyncio.sleep(3600)
     return ctx.attempt
+
+
+@medley.job(name="it.sync_progress_then_wait")
+def sync_progress_then_wait(ctx: medley.JobContext, gate_name: str) -> str:
+    ctx.set_progress(0.4, "in a thread")
+    if not thread_gate(gate_name).wait(timeout=30):
+        raise TimeoutError("gate never opened")
+    return "finished"
+
+
+@medley.job(name="it.cpu_with_ctx", cpu_bound=True)
+def cpu_with_ctx(ctx: medley.JobContext, n: int) -> int:
+    return n * 2
+
+
+@medley.job(name="it.returns_set")
+async def returns_set() -> set[int]:
+    return {1, 2}
+
+
+@medley.job(name="it.track_concurrency")
+async def track_concurrency(i: int) -> None:
+    global _running, max_running
+    _running += 1
+    max_running = max(max_running, _running)
+    await asyncio.sleep(0.02)
+    _running -= 1
+    calls.append(i)
+
+
+@medley.job(name="it.sync_sleep")
+def sync_sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds

@@ -127,3 +127,26 @@ async def test_timed_out_attempt_is_scheduled_for_retry_when_attempts_are_left(
         JobState.SCHEDULED,
         StateChangeReason.TIMED_OUT,
     )
+
+
+async def test_failed_job_retried_by_a_user_runs_again_with_a_fresh_attempt_budget(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    await start_worker()
+    job_id = await service.enqueue(jobs.always_fails)
+    assert (await service.wait(job_id, timeout=10)).state is JobState.FAILED
+
+    retried = await service.retry(job_id)  # the worker may have fetched it already
+    assert StateChangeReason.RETRIED_BY_USER in [h.reason for h in retried.history]
+    info = await service.wait(job_id, timeout=10)
+
+    assert info.state is JobState.FAILED
+    assert info.attempt == 1, "the attempt budget starts over"
+    assert [h.reason for h in info.history] == [
+        StateChangeReason.ENQUEUED,
+        StateChangeReason.FETCHED,
+        StateChangeReason.FAILED,
+        StateChangeReason.RETRIED_BY_USER,
+        StateChangeReason.FETCHED,
+        StateChangeReason.FAILED,
+    ]

@@ -125,3 +125,52 @@ async def test_cpu_bound_job_runs_in_another_process(
     assert info.state is JobState.SUCCEEDED
     assert isinstance(info.result, int)
     assert info.result != os.getpid()
+
+
+async def test_sync_job_gets_its_context_and_reports_progress_from_its_thread(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    await start_worker()
+    job_id = await service.enqueue(jobs.sync_progress_then_wait, "go")
+
+    async def progress_stored() -> bool:
+        info = await service.get(job_id)
+        return (info.progress.fraction, info.progress.message) == (0.4, "in a thread")
+
+    await wait_for(progress_stored, timeout=5, message="sync job progress stored")
+    jobs.thread_gate("go").set()
+    info = await service.wait(job_id, timeout=10)
+
+    assert info.state is JobState.SUCCEEDED
+    assert info.result == "finished"
+
+
+@pytest.mark.xfail(
+    reason="engine bug: executor._run_in_child calls a cpu_bound job without its ctx",
+    strict=True,
+)
+async def test_cpu_bound_job_that_takes_a_context_runs_in_a_process(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    await start_worker(cpu_processes=1)
+    once = medley.JobOptions(max_attempts=1)
+
+    job_id = await service.enqueue_with(jobs.cpu_with_ctx, 21, options=once)
+    info = await service.wait(job_id, timeout=20)
+
+    assert info.error is None
+    assert (info.state, info.result) == (JobState.SUCCEEDED, 42)
+
+
+async def test_job_whose_result_is_not_json_fails_without_retrying(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    await start_worker()
+
+    info = await service.wait(await service.enqueue(jobs.returns_set), timeout=10)
+
+    assert info.state is JobState.FAILED
+    assert info.attempt == 1
+    assert info.error is not None
+    assert info.error.type == "InvalidArgumentsError"
+    assert "it.returns_set" in info.error.message

@@ -49,6 +49,10 @@ class Backend(ABC):
             self._stores.append(store)
         return stores
 
+    @abstractmethod
+    def unreachable_store(self) -> JobStore:
+        """An unopened store whose database cannot be reached."""
+
     async def close_store(self, store: JobStore) -> None:
         if store in self._stores:
             self._stores.remove(store)
@@ -94,6 +98,11 @@ class SqliteBackend(Backend):
         path = self.path.with_name(f"empty_{self._empty_count}.db")
         return [SqliteJobStore(path) for _ in range(count)]
 
+    def unreachable_store(self) -> JobStore:
+        from medley.infrastructure.jobs.storage.sqlite.store import SqliteJobStore
+
+        return SqliteJobStore(self.path.with_name("missing-directory") / "medley.db")
+
     def _cleanup(self) -> None:
         """Empty databases are files under the test's `tmp_path`: nothing to do."""
 
@@ -125,6 +134,12 @@ class PostgresBackend(Backend):
         url = postgres.create_database(name)
         self._empty_databases.append(name)
         return [PostgresJobStore(url, pool_min=1, pool_max=2) for _ in range(count)]
+
+    def unreachable_store(self) -> JobStore:
+        from medley.infrastructure.jobs.storage.postgres.store import PostgresJobStore
+
+        missing = postgres.database_url(postgres.unique_database_name("medley_missing"))
+        return PostgresJobStore(missing, pool_min=1, pool_max=1)
 
     def record_migration(self, version: int, name: str) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:

@@ -31,7 +31,7 @@ def _modules_under(folder: str) -> list[Path]:
 def test_application_layer_imports_only_stdlib_typing_and_pydantic(path: Path) -> None:
     for module in _imports(path):
         top = module.split(".")[0]
-        assert top != "psycopg" and top != "sqlite3", f"{path} imports {module}"
+        assert top not in ("psycopg", "sqlite3"), f"{path} imports {module}"
         if module.startswith("medley."):
             assert module.startswith("medley.application"), f"{path} imports {module}"
 
@@ -39,14 +39,14 @@ def test_application_layer_imports_only_stdlib_typing_and_pydantic(path: Path) -
 @pytest.mark.unit
 @pytest.mark.parametrize(
     "path",
-    _modules_under("infrastructure/jobs/runtime") + _modules_under("infrastructure/jobs/maintenance"),
+    _modules_under("infrastructure/jobs/runtime")
+    + _modules_under("infrastructure/jobs/maintenance"),
     ids=lambda p: p.name,
 )
 def test_runtime_sees_only_the_storage_port(path: Path) -> None:
     for module in _imports(path):
-        assert ".storage.postgres" not in module and ".storage.sqlite" not in module, (
-            f"{path} imports backend module {module}"
-        )
+        assert ".storage.postgres" not in module, f"{path} imports {module}"
+        assert ".storage.sqlite" not in module, f"{path} imports {module}"
         assert not module.startswith(("psycopg", "sqlite3")), f"{path} imports {module}"
 
 

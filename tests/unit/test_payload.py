@@ -37,7 +37,9 @@ def _defn(name: str) -> JobDefinition[..., object]:
     ("args", "kwargs"),
     [((1,), {}), ((1, 2), {}), ((1,), {"b": 2, "scale": 3}), ((), {"a": 1})],
 )
-def test_build_insert_accepts_calls_that_bind(args: tuple[int, ...], kwargs: dict[str, int]) -> None:
+def test_build_insert_accepts_calls_that_bind(
+    args: tuple[int, ...], kwargs: dict[str, int]
+) -> None:
     params = build_insert(_defn("unit.payload.add"), args, kwargs, JobOptions())
     assert params.queue == "math"
     assert params.priority == 5
@@ -75,7 +77,7 @@ def test_variadic_functions_accept_anything() -> None:
 
 @pytest.mark.unit
 def test_non_json_arguments_are_refused_with_the_job_name() -> None:
-    with pytest.raises(InvalidArgumentsError, match="unit.payload.add"):
+    with pytest.raises(InvalidArgumentsError, match=r"unit\.payload\.add"):
         build_insert(_defn("unit.payload.add"), ({1, 2},), {}, JobOptions())
     with pytest.raises(InvalidArgumentsError):
         build_insert(_defn("unit.payload.add"), (float("nan"),), {}, JobOptions())
@@ -84,7 +86,9 @@ def test_non_json_arguments_are_refused_with_the_job_name() -> None:
 @pytest.mark.unit
 def test_payload_over_the_limit_is_refused_with_its_size() -> None:
     with pytest.raises(PayloadTooLargeError) as caught:
-        build_insert(_defn("unit.payload.add"), ("x" * 2000,), {}, JobOptions(), max_payload_bytes=1000)
+        build_insert(
+            _defn("unit.payload.add"), ("x" * 2000,), {}, JobOptions(), max_payload_bytes=1000
+        )
     assert caught.value.size > 2000
     assert caught.value.limit == 1000
 

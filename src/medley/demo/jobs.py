@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import medley
-from medley.demo.text import hashed_vector, split_fragments, term_statistics, tokens
+from medley.demo.text import (
+    FragmentStats,
+    hashed_vector,
+    split_fragments,
+    term_statistics,
+    tokens,
+)
 
 DOCUMENTS_DIR = Path(__file__).with_name("documents")
 """The bundled sample documents (package data)."""
 DOCUMENT_SUFFIXES = (".md", ".txt")
-WORK_DELAY_SECONDS = 0.04
+WORK_DELAY_SECONDS = 0.12
 """Pause per fragment, standing in for the OCR or model latency of real extraction and
 embedding, so that the live view has something to show. Small enough for a quick demo."""
 BATCH_SIZE = 16
@@ -64,7 +70,7 @@ async def index_fragments(
     ctx: medley.JobContext, document: str, fragments: list[str]
 ) -> dict[str, Any]:
     """Term statistics and a unit-length hashed bag-of-words vector for each fragment."""
-    indexed = []
+    indexed: list[FragmentStats] = []
     for done, fragment in enumerate(fragments, start=1):
         ctx.raise_if_cancelled()
         await asyncio.sleep(WORK_DELAY_SECONDS / 2)
@@ -72,7 +78,7 @@ async def index_fragments(
         await ctx.progress(done / len(fragments), f"{done}/{len(fragments)} indexed")
     return {
         "document": document,
-        "tokens": sum(int(str(f["tokens"])) for f in indexed),
+        "tokens": sum(f["tokens"] for f in indexed),
         "fragments": indexed,
     }
 

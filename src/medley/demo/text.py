@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 FRAGMENT_CHARS = 400
 """Upper bound on a fragment's length (a single word longer than this is cut)."""
@@ -22,12 +23,29 @@ _SEPARATORS = {False: " ", True: "\n"}
 _HEADING = re.compile(r"^#{1,6}\s+\S")
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been", "before", "being", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your"]
-)
+_STOPWORD_TEXT = """
+a about above after again all also an and any are as at be been before being but by can
+could did do does doing down during each few for from further had has have having he her
+here hers him his how i if in into is it its itself just me more most my no nor not now
+of off on once only or other our ours out over own same she should so some such than
+that the their them then there these they this those through to too under until up very
+was we were what when where which while who whom why will with would you your
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+"""Words too common to tell fragments apart."""
 
 SparseVector = list[tuple[int, float]]
 """A unit-length vector as (dimension, weight) pairs, dimensions ascending, zeros left out."""
+
+
+class FragmentStats(TypedDict):
+    """What `demo.index_fragments` stores for each fragment."""
+
+    text: str
+    tokens: int
+    terms: int
+    top_terms: list[str]
+    vector: SparseVector
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +129,22 @@ def split_fragments(
     return fragments
 
 
+_SUFFIXES = ("ing", "ed", "s")
+
+
+def stem(word: str) -> str:
+    """A deliberately light stemmer (keepers -> keeper, burning -> burn): enough for the
+    demo's word overlap without a linguistic dependency."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
 def tokens(text: str) -> list[str]:
-    """Lower-case word tokens without stopwords or one-letter words."""
-    return [t for t in _TOKEN.findall(text.lower()) if len(t) > 1 and t not in STOPWORDS]
+    """Lower-case, lightly stemmed word tokens without stopwords or one-letter words."""
+    words = _TOKEN.findall(text.lower())
+    return [stem(t) for t in words if len(t) > 1 and t not in STOPWORDS]
 
 
 def _bucket(term: str, dims: int) -> tuple[int, float]:
@@ -134,7 +165,7 @@ def hashed_vector(terms: Counter[str], dims: int = VECTOR_DIMS) -> SparseVector:
     return [(i, round(w / norm, 6)) for i, w in enumerate(dense) if w]
 
 
-def term_statistics(fragment: str, top: int = 5) -> dict[str, object]:
+def term_statistics(fragment: str, top: int = 5) -> FragmentStats:
     """Token count, distinct terms, the most frequent terms and the hashed vector."""
     counts = Counter(tokens(fragment))
     return {

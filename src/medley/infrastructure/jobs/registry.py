@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from medley.application.errors import ConfigError, UnknownJobError
 from medley.infrastructure.jobs.duration import parse_duration
@@ -106,8 +106,31 @@ DEFAULT_REGISTRY = JobRegistry()
 """Where `@medley.job` registers unless given another registry."""
 
 
+@overload
+def job(func: Callable[P, R], /) -> JobDefinition[P, R]: ...
+
+
+@overload
+def job(
+    func: None = None,
+    /,
+    *,
+    name: str | None = None,
+    queue: str = DEFAULT_QUEUE,
+    priority: int = DEFAULT_PRIORITY,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    timeout: str | float | timedelta | None = None,
+    cpu_bound: bool = False,
+    backoff: Callable[[int], timedelta] | None = None,
+    retry_on: tuple[type[BaseException], ...] = (),
+    discard_on: tuple[type[BaseException], ...] = (),
+    registry: JobRegistry | None = None,
+) -> Callable[[Callable[P, R]], JobDefinition[P, R]]: ...
+
+
 def job(
     func: Callable[P, R] | None = None,
+    /,
     *,
     name: str | None = None,
     queue: str = DEFAULT_QUEUE,

@@ -11,7 +11,7 @@ from datetime import timedelta
 def hangfire_backoff(attempt: int, rand: Callable[[int, int], int] = random.randint) -> timedelta:
     """Hangfire's delay before retry number `attempt` (1-based):
     `(attempt-1)^4 + 15 + rand(0..29) * attempt` seconds. About 15 s, 31 s, 1.5 min, ...,
-    and 1.8 days for the 10th attempt: long enough to ride out an outage."""
+    and about 1.8 hours before the 10th attempt: long enough to ride out an outage."""
     n = max(attempt, 1)
     return timedelta(seconds=(n - 1) ** 4 + 15 + rand(0, 29) * n)
 

@@ -194,8 +194,9 @@ class PostgresJobStore:
         self, conn: psycopg.AsyncConnection[Row], params: Sequence[JobInsertParams]
     ) -> list[JobInsertResult]:
         cur = await conn.execute(Q["job_reserve_ids"], {"count": len(params)})
-        ids = [r["id"] for r in await cur.fetchall()]
-        now = datetime.now().astimezone()
+        reserved = await cur.fetchall()
+        ids = [r["id"] for r in reserved]
+        now = reserved[0]["now"]  # the database clock, as for every other insert
         async with conn.cursor().copy(Q["job_copy"]) as copy:
             for job_id, p in zip(ids, params, strict=True):
                 await copy.write_row(

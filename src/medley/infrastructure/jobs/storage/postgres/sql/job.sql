@@ -41,7 +41,7 @@ WHERE unique_key = ANY(%(unique_keys)s::text[])
 -- name: job_reserve_ids
 -- Bulk enqueue takes its ids first, so that COPY can write jobs and history with known
 -- ids (ids drawn by other sessions at the same time never mix in).
-SELECT nextval('medley_job_id_seq') AS id FROM generate_series(1, %(count)s)
+SELECT nextval('medley_job_id_seq') AS id, now() AS now FROM generate_series(1, %(count)s)
 
 -- name: job_copy
 COPY medley_job (id, job, queue, priority, state, args, kwargs, run_at, max_attempts,
@@ -94,7 +94,7 @@ updated AS (
     UPDATE medley_job j
     SET state = u.state,
         result = u.result,
-        error = coalesce(u.error, j.error),
+        error = CASE WHEN u.state = 'succeeded' THEN NULL ELSE coalesce(u.error, j.error) END,
         run_at = coalesce(u.run_at, j.run_at),
         attempt = CASE WHEN u.release THEN j.attempt - 1 ELSE j.attempt END,
         progress_fraction = coalesce(u.progress_fraction, j.progress_fraction),

@@ -103,7 +103,7 @@ WHERE j.state = 'processing' AND j.lease_owner = :worker_id AND j.attempt = u.at
 UPDATE medley_job AS j NOT INDEXED
 SET state = u.state,
     result = u.result,
-    error = coalesce(u.error, j.error),
+    error = CASE WHEN u.state = 'succeeded' THEN NULL ELSE coalesce(u.error, j.error) END,
     run_at = coalesce(u.run_at, j.run_at),
     attempt = CASE WHEN u.release THEN j.attempt - 1 ELSE j.attempt END,
     progress_fraction = coalesce(u.progress_fraction, j.progress_fraction),
