@@ -30,6 +30,7 @@ from medley.application.errors import (
 )
 from medley.application.interfaces import BackgroundJobService
 from medley.application.models.jobs import (
+    BulkSelection,
     EnqueueRequest,
     EnqueueResult,
     JobError,
@@ -51,6 +52,7 @@ from medley.infrastructure.services.sync import SyncJobService, connect_sync
 
 __all__ = [
     "BackgroundJobService",
+    "BulkSelection",
     "ConfigError",
     "DuplicateJobError",
     "EnqueueRequest",

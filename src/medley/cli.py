@@ -24,7 +24,13 @@ from medley.application.errors import (
     MedleyError,
     UnknownJobError,
 )
-from medley.application.models.jobs import EnqueueRequest, JobFilter, JobOptions, JobState
+from medley.application.models.jobs import (
+    BulkSelection,
+    EnqueueRequest,
+    JobFilter,
+    JobOptions,
+    JobState,
+)
 from medley.config import Settings
 from medley.infrastructure.jobs.duration import parse_duration
 from medley.infrastructure.jobs.runtime.main import import_job_modules
@@ -304,16 +310,83 @@ def jobs_cancel(job_id: int, database_url: DbUrl = None) -> None:
     _control("cancel", job_id, database_url)
 
 
+Selection = Annotated[bool, typer.Option("--all", help="Every final job matching the filters")]
+
+
+def _bulk(
+    action: str,
+    database_url: str | None,
+    state: list[JobState] | None,
+    queue: str | None,
+    job: str | None,
+    error_type: str | None,
+) -> None:
+    settings = _settings(database_url=database_url)
+    try:
+        selection = BulkSelection(
+            states=tuple(state or [JobState.FAILED]), queue=queue, job=job, error_type=error_type
+        )
+    except ValidationError as exc:
+        raise ConfigError("--state must name final states (failed, cancelled, succeeded)") from exc
+
+    async def go(s: JobService) -> int:
+        return await (s.retry_many(selection) if action == "retry" else s.delete_many(selection))
+
+    count = _run(lambda: _with_service(settings, go))
+    console.print(f"{'retried' if action == 'retry' else 'deleted'} {count} jobs")
+
+
+def _one_or_all(
+    action: str,
+    job_id: int | None,
+    every: bool,
+    database_url: str | None,
+    filters: tuple[list[JobState] | None, str | None, str | None, str | None],
+) -> None:
+    if every == (job_id is not None):
+        raise ConfigError(f"give either a job id or --all (with filters) to {action}")
+    if job_id is not None:
+        _control(action, job_id, database_url)
+    else:
+        _bulk(action, database_url, *filters)
+
+
+FilterState = Annotated[
+    list[JobState] | None, typer.Option("--state", help="With --all: states (default failed)")
+]
+FilterQueue = Annotated[str | None, typer.Option("--queue", help="With --all: only this queue")]
+FilterJob = Annotated[str | None, typer.Option("--job", help="With --all: only this job name")]
+FilterError = Annotated[
+    str | None, typer.Option("--error-type", help="With --all: only this last error type")
+]
+
+
 @jobs_app.command("retry")
-def jobs_retry(job_id: int, database_url: DbUrl = None) -> None:
-    """Send a failed or cancelled job back to the queue."""
-    _control("retry", job_id, database_url)
+def jobs_retry(
+    job_id: Annotated[int | None, typer.Argument()] = None,
+    every: Selection = False,
+    database_url: DbUrl = None,
+    state: FilterState = None,
+    queue: FilterQueue = None,
+    job: FilterJob = None,
+    error_type: FilterError = None,
+) -> None:
+    """Send a failed or cancelled job back to the queue; --all for every match."""
+    _one_or_all("retry", job_id, every, database_url, (state, queue, job, error_type))
 
 
 @jobs_app.command("delete")
-def jobs_delete(job_id: int, database_url: DbUrl = None) -> None:
-    """Delete a job that is not processing."""
-    _control("delete", job_id, database_url)
+def jobs_delete(
+    job_id: Annotated[int | None, typer.Argument()] = None,
+    every: Selection = False,
+    database_url: DbUrl = None,
+    state: FilterState = None,
+    queue: FilterQueue = None,
+    job: FilterJob = None,
+    error_type: FilterError = None,
+) -> None:
+    """Delete a job that is not processing; --all for every matching final job."""
+    _one_or_all("delete", job_id, every, database_url, (state, queue, job, error_type))
 
 
 USER_ERRORS = (

@@ -22,7 +22,7 @@ async def wait_for_file(ctx: medley.JobContext, path: str) -> str:
     """Runs until the file `path` exists: a job that is still running whenever the test
     wants it to be (for shutdown and cancellation)."""
     await ctx.progress(0.0, f"waiting for {path}")
-    while not Path(path).exists():
+    while not await asyncio.to_thread(Path(path).exists):
         ctx.raise_if_cancelled()
         await asyncio.sleep(GATE_POLL_SECONDS)
     return "released"

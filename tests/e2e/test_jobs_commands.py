@@ -12,9 +12,7 @@ from tests.e2e.conftest import MedleyCli
 pytestmark = pytest.mark.e2e
 
 
-async def test_jobs_list_and_show_report_a_job(
-    cli: MedleyCli, service: medley.JobService
-) -> None:
+async def test_jobs_list_and_show_report_a_job(cli: MedleyCli, service: medley.JobService) -> None:
     job_id = await service.enqueue("e2e.add", 2, 3)
 
     listed = await cli.run("jobs", "list", "--state", "enqueued", "--job", "e2e.add")
@@ -22,7 +20,8 @@ async def test_jobs_list_and_show_report_a_job(
 
     assert listed.code == 0, listed
     row = next(line for line in listed.stdout.splitlines() if f" {job_id} " in line)
-    assert "e2e.add" in row and "enqueued" in row, listed
+    assert "e2e.add" in row, listed
+    assert "enqueued" in row, listed
     assert shown.code == 0, shown
     info = json.loads(shown.stdout)
     assert (info["id"], info["job"], info["state"], info["args"]) == (

@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -130,7 +130,7 @@ async def test_rescued_job_without_attempts_left_fails_with_worker_lost_error(
 @pytest.fixture
 async def worker_process(
     database_url: str, service: medley.JobService
-) -> AsyncIterator[Callable[[], asyncio.subprocess.Process]]:
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """Starts `python -m tests.integration.worker_process` on the test database (after the
     `service` fixture migrated it); kills it at teardown if the test did not."""
     proc = await asyncio.create_subprocess_exec(
@@ -143,7 +143,7 @@ async def worker_process(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        yield lambda: proc
+        yield proc
     finally:
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
@@ -154,13 +154,16 @@ async def worker_process(
 async def test_job_of_a_killed_worker_process_runs_again_on_another_worker(
     service: medley.JobService,
     start_worker: StartWorker,
-    worker_process: Callable[[], asyncio.subprocess.Process],
+    worker_process: asyncio.subprocess.Process,
 ) -> None:
-    proc = worker_process()
+    proc = worker_process
     job_id = await service.enqueue(jobs.block_first_attempt)
     assert proc.stdout is not None
+    assert proc.stderr is not None
     ready = await asyncio.wait_for(proc.stdout.readline(), timeout=20)
-    assert ready.startswith(b"ready "), f"worker process did not start: {ready!r}"
+    if not ready.startswith(b"ready "):
+        errors = await asyncio.wait_for(proc.stderr.read(), timeout=5)
+        pytest.fail(f"the worker process did not start:\n{errors.decode()}")
     dead_id = ready.decode().split()[1]
 
     async def processing_in_child() -> bool:

@@ -174,3 +174,21 @@ async def test_job_whose_result_is_not_json_fails_without_retrying(
     assert info.error is not None
     assert info.error.type == "InvalidArgumentsError"
     assert "it.returns_set" in info.error.message
+
+
+@pytest.mark.xfail(
+    reason="engine bug: run_until_idle can return while retries it just scheduled are due "
+    "(completer backlog is 0 during the write; _runnable_left ignores due scheduled jobs)",
+    strict=False,  # a race: it loses most rounds on PostgreSQL, fewer on SQLite
+)
+async def test_burst_runs_due_retries_before_returning(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    server = await start_worker(concurrency=50, poll_seconds=30)
+    for _ in range(8):
+        await service.submit_many([medley.EnqueueRequest(job="it.flaky") for _ in range(50)])
+
+        await server.run_until_idle(timeout=30)
+
+        counts = {c.state: c.count for c in await service.store.job_count_by_state()}
+        assert set(counts) == {JobState.SUCCEEDED}, f"left behind: {counts}"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from medley.application.models.jobs import (
+    BulkSelection,
     EnqueueRequest,
     EnqueueResult,
     JobFilter,
@@ -63,6 +64,14 @@ class BackgroundJobService(Protocol):
 
     async def delete(self, job_id: int) -> None:
         """Delete a job that is not processing, with its history."""
+        ...
+
+    async def retry_many(self, selection: BulkSelection) -> int:
+        """Retry every final job matching `selection`; returns how many were enqueued."""
+        ...
+
+    async def delete_many(self, selection: BulkSelection) -> int:
+        """Delete every final job matching `selection`; returns how many were deleted."""
         ...
 
     async def close(self) -> None:

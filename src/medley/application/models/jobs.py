@@ -145,6 +145,25 @@ class JobFilter(BaseModel):
     job: str | None = None
 
 
+class BulkSelection(BaseModel):
+    """Final jobs chosen for a bulk retry or delete: the dead-letter queue by default."""
+
+    model_config = ConfigDict(frozen=True)
+
+    states: tuple[JobState, ...] = (JobState.FAILED,)
+    queue: str | None = None
+    job: str | None = None
+    error_type: str | None = None
+    """Only jobs whose last error has this exception type name (e.g. `TimeoutError`)."""
+
+    @field_validator("states")
+    @classmethod
+    def _final_only(cls, value: tuple[JobState, ...]) -> tuple[JobState, ...]:
+        if not value or not all(state.is_final for state in value):
+            raise ValueError("bulk retry and delete apply to final states only")
+        return value
+
+
 class JobPage(BaseModel):
     """One page of a job listing. Pass `next_cursor` back to get the next page."""
 

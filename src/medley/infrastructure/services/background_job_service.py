@@ -15,6 +15,7 @@ from medley.application.errors import (
     WaitTimeoutError,
 )
 from medley.application.models.jobs import (
+    BulkSelection,
     EnqueueRequest,
     EnqueueResult,
     JobFilter,
@@ -26,12 +27,20 @@ from medley.application.models.jobs import (
 from medley.infrastructure.jobs.payload import DEFAULT_MAX_PAYLOAD_BYTES, build_insert
 from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY, JobRegistry
 from medley.infrastructure.jobs.states import RETRYABLE
-from medley.infrastructure.jobs.storage.port import JobInsertParams, JobListParams, JobStore
+from medley.infrastructure.jobs.storage.port import (
+    JobBulkParams,
+    JobInsertParams,
+    JobListParams,
+    JobStore,
+)
 from medley.infrastructure.services._mapping import job_info
 
 WAIT_POLL_MIN = 0.01
 WAIT_POLL_MAX = 0.25
 LIST_LIMIT_MAX = 500
+BULK_BATCH = 1000
+"""Bulk retry/delete work in transactions of this many jobs, so a huge dead-letter queue
+never holds one long lock."""
 
 
 class JobService:
@@ -214,6 +223,37 @@ class JobService:
         if row.state is JobState.PROCESSING:
             raise InvalidTransitionError(job_id, row.state, "deleted")
 
+    async def retry_many(self, selection: BulkSelection) -> int:
+        await self.open()
+        total = 0
+        while True:
+            ids = await self.store.job_retry_many(_bulk_params(selection))
+            total += len(ids)
+            if ids:
+                for callback in self.on_enqueued:
+                    callback({selection.queue} if selection.queue else set())
+            if len(ids) < BULK_BATCH:
+                return total
+
+    async def delete_many(self, selection: BulkSelection) -> int:
+        await self.open()
+        total = 0
+        while True:
+            ids = await self.store.job_delete_many(_bulk_params(selection))
+            total += len(ids)
+            if len(ids) < BULK_BATCH:
+                return total
+
     async def close(self) -> None:
         if self._owns_store and self._prepare is None:
             await self.store.close()
+
+
+def _bulk_params(selection: BulkSelection) -> JobBulkParams:
+    return JobBulkParams(
+        states=selection.states,
+        queue=selection.queue,
+        job=selection.job,
+        error_type=selection.error_type,
+        limit=BULK_BATCH,
+    )

@@ -18,6 +18,7 @@ from typing import Any
 
 from medley.application.errors import InvalidTransitionError, JobNotFoundError, WaitTimeoutError
 from medley.application.models.jobs import (
+    BulkSelection,
     EnqueueRequest,
     EnqueueResult,
     JobFilter,
@@ -270,6 +271,28 @@ class InProcessJobService:
         await self.get(job_id)
         self._rows.pop(job_id)
         self._history.pop(job_id)
+
+    def _selected(self, selection: BulkSelection) -> tuple[JobRow, ...]:
+        return tuple(
+            r
+            for r in self._rows.values()
+            if r.state in selection.states
+            and selection.queue in (None, r.queue)
+            and selection.job in (None, r.job)
+            and selection.error_type in (None, (r.error or {}).get("type"))
+        )
+
+    async def retry_many(self, selection: BulkSelection) -> int:
+        chosen = self._selected(selection)
+        for row in chosen:
+            await self.retry(row.id)
+        return len(chosen)
+
+    async def delete_many(self, selection: BulkSelection) -> int:
+        chosen = self._selected(selection)
+        for row in chosen:
+            await self.delete(row.id)
+        return len(chosen)
 
     async def close(self) -> None:
         self._executor.threads.shutdown(wait=False)

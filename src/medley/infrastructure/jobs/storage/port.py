@@ -142,6 +142,22 @@ class JobListParams:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JobBulkParams:
+    """Selects final jobs for a bulk retry or delete (the dead-letter queue's tools)."""
+
+    states: Sequence[JobState]
+    queue: str | None = None
+    job: str | None = None
+    error_type: str | None = None
+    """Only jobs whose last error has this exception type name."""
+    limit: int = 1000
+
+    def __post_init__(self) -> None:
+        if not set(self.states) <= {JobState.FAILED, JobState.CANCELLED, JobState.SUCCEEDED}:
+            raise ValueError("bulk retry and delete apply to final states only")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobRescueParams:
     lease_seconds: float
     """A processing job whose owner has not heartbeaten for this long is rescued."""
@@ -257,6 +273,15 @@ class JobStore(Protocol):
     async def job_delete(self, job_id: int) -> JobRow | None:
         """Delete a job that is not processing, with its history. Returns the deleted row,
         the unchanged row if it was processing, None if not found."""
+        ...
+
+    async def job_retry_many(self, params: JobBulkParams) -> list[int]:
+        """Send up to `limit` matching final jobs back to `enqueued` (fresh attempts) in one
+        transaction; returns their ids. Jobs whose unique key a live job holds are skipped."""
+        ...
+
+    async def job_delete_many(self, params: JobBulkParams) -> list[int]:
+        """Delete up to `limit` matching final jobs with their history; returns their ids."""
         ...
 
     async def job_get_cancel_requested(self, worker_id: str) -> list[int]:

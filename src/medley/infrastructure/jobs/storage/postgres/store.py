@@ -24,6 +24,7 @@ from medley.application.models.jobs import JobState
 from medley.infrastructure.jobs.storage import sqlfile
 from medley.infrastructure.jobs.storage.port import (
     HistoryRow,
+    JobBulkParams,
     JobCompletion,
     JobFetchParams,
     JobInsertParams,
@@ -300,6 +301,12 @@ class PostgresJobStore:
     async def job_delete(self, job_id: int) -> JobRow | None:
         return await self._one("job_delete", job_id)
 
+    async def job_retry_many(self, params: JobBulkParams) -> list[int]:
+        return [r["id"] for r in await self._fetch("job_retry_many", _bulk_values(params))]
+
+    async def job_delete_many(self, params: JobBulkParams) -> list[int]:
+        return [r["id"] for r in await self._fetch("job_delete_many", _bulk_values(params))]
+
     async def job_get_cancel_requested(self, worker_id: str) -> list[int]:
         rows = await self._fetch("job_get_cancel_requested", {"worker_id": worker_id})
         return [r["id"] for r in rows]
@@ -380,6 +387,16 @@ class PostgresJobStore:
 
     async def subscribe(self, callback: NotificationCallback) -> Subscription | None:
         return await self._listener.subscribe(callback)
+
+
+def _bulk_values(params: JobBulkParams) -> Row:
+    return {
+        "states": [state.value for state in params.states],
+        "queue": params.queue,
+        "job": params.job,
+        "error_type": params.error_type,
+        "limit": params.limit,
+    }
 
 
 def _tags_json(tags: Sequence[str]) -> str:

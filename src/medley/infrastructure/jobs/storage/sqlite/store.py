@@ -23,6 +23,7 @@ from medley.application.models.jobs import LIVE_STATES, JobState
 from medley.infrastructure.jobs.storage import sqlfile
 from medley.infrastructure.jobs.storage.port import (
     HistoryRow,
+    JobBulkParams,
     JobCompletion,
     JobFetchParams,
     JobInsertParams,
@@ -242,6 +243,16 @@ class SqliteJobStore:
     async def job_delete(self, job_id: int) -> JobRow | None:
         return await self._change_one("deleting a job", "job_delete", job_id)
 
+    async def job_retry_many(self, params: JobBulkParams) -> list[int]:
+        return await self._call(
+            "retrying jobs", lambda c: in_transaction(c, _bulk, (params, "job_retry_many"))
+        )
+
+    async def job_delete_many(self, params: JobBulkParams) -> list[int]:
+        return await self._call(
+            "deleting jobs", lambda c: in_transaction(c, _bulk, (params, "job_delete_many"))
+        )
+
     async def job_get_cancel_requested(self, worker_id: str) -> list[int]:
         values = {"worker_id": worker_id}
         rows = await self._call(
@@ -405,6 +416,26 @@ def _retry(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
     # SQLite's unique violation names the column, not the key: pass the key along.
     with map_errors("retrying a job", unique_key=before[0]["unique_key"]):
         return run(conn, "job_retry", {"id": job_id, "now": time.time()})[0]
+
+
+def _bulk(conn: sqlite3.Connection, task: tuple[JobBulkParams, LiteralString]) -> list[int]:
+    params, name = task
+    selected = run(
+        conn,
+        "job_bulk_select",
+        {
+            "states": json.dumps([state.value for state in params.states]),
+            "queue": params.queue,
+            "job": params.job,
+            "error_type": params.error_type,
+            "for_retry": name == "job_retry_many",
+            "limit": params.limit,
+        },
+    )
+    ids = [r["id"] for r in selected]
+    if ids:
+        run(conn, name, {"ids": json.dumps(ids), "now": time.time()})
+    return ids
 
 
 def _rescue(conn: sqlite3.Connection, params: JobRescueParams) -> list[sqlite3.Row]:

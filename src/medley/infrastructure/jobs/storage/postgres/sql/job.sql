@@ -215,6 +215,57 @@ UNION ALL
 SELECT j.*, false AS deleted FROM medley_job j JOIN target t USING (id)
 WHERE NOT EXISTS (SELECT 1 FROM deleted)
 
+-- name: job_retry_many
+-- The dead-letter queue's "retry all matching". A failed job whose unique key a live job
+-- now holds is skipped rather than failing the whole batch on the unique index.
+WITH target AS (
+    SELECT j.id, j.state, j.attempt FROM medley_job j
+    WHERE j.state = ANY(%(states)s::text[])
+      AND (%(queue)s::text IS NULL OR j.queue = %(queue)s::text)
+      AND (%(job)s::text IS NULL OR j.job = %(job)s::text)
+      AND (%(error_type)s::text IS NULL OR j.error ->> 'type' = %(error_type)s::text)
+      AND (j.unique_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM medley_job l WHERE l.unique_key = j.unique_key
+            AND l.state IN ('scheduled', 'enqueued', 'processing', 'awaiting')))
+    ORDER BY j.id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+),
+retried AS (
+    UPDATE medley_job j
+    SET state = 'enqueued', attempt = 0, run_at = now(), result = NULL, finished_at = NULL,
+        progress_fraction = NULL, progress_message = NULL, cancel_requested = false
+    FROM target t WHERE j.id = t.id
+    RETURNING j.id, j.queue
+),
+history AS (
+    INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt)
+    SELECT t.id, t.state, 'enqueued', 'retried_by_user', t.attempt FROM target t
+),
+notified AS (
+    SELECT pg_notify('medley_job', q.queue) FROM (SELECT DISTINCT queue FROM retried) q
+)
+SELECT id FROM retried WHERE (SELECT count(*) FROM notified) >= 0 ORDER BY id
+
+-- name: job_delete_many
+WITH target AS (
+    SELECT j.id FROM medley_job j
+    WHERE j.state = ANY(%(states)s::text[])
+      AND (%(queue)s::text IS NULL OR j.queue = %(queue)s::text)
+      AND (%(job)s::text IS NULL OR j.job = %(job)s::text)
+      AND (%(error_type)s::text IS NULL OR j.error ->> 'type' = %(error_type)s::text)
+    ORDER BY j.id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+),
+deleted AS (
+    DELETE FROM medley_job j USING target t WHERE j.id = t.id RETURNING j.id
+),
+history AS (
+    DELETE FROM medley_job_history h USING deleted d WHERE h.job_id = d.id
+)
+SELECT id FROM deleted ORDER BY id
+
 -- name: job_get_cancel_requested
 SELECT id FROM medley_job
 WHERE state = 'processing' AND lease_owner = %(worker_id)s AND cancel_requested

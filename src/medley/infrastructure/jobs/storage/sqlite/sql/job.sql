@@ -185,6 +185,36 @@ DELETE FROM medley_job WHERE id = :id AND state <> 'processing'
 RETURNING *;
 SELECT * FROM medley_job WHERE id = :id
 
+-- name: job_bulk_select
+-- The targets of job_retry_many / job_delete_many, chosen under the write lock. SQLite has
+-- no arrays: states arrive as a JSON array. Live holders of a unique key are excluded for
+-- retries only (:for_retry), as on PostgreSQL.
+SELECT j.id FROM medley_job AS j
+WHERE j.state IN (SELECT value FROM json_each(:states))
+  AND (:queue IS NULL OR j.queue = :queue)
+  AND (:job IS NULL OR j.job = :job)
+  AND (:error_type IS NULL OR j.error ->> '$.type' = :error_type)
+  AND (NOT :for_retry OR j.unique_key IS NULL OR NOT EXISTS (
+      SELECT 1 FROM medley_job AS l WHERE l.unique_key = j.unique_key
+        AND l.state IN ('scheduled', 'enqueued', 'processing', 'awaiting')))
+ORDER BY j.id
+LIMIT :limit
+
+-- name: job_retry_many
+-- :ids is a JSON array from job_bulk_select, in the same transaction. History first,
+-- while the state before is still there.
+INSERT INTO medley_job_history (job_id, at, from_state, to_state, reason, attempt)
+SELECT id, :now, state, 'enqueued', 'retried_by_user', attempt FROM medley_job
+WHERE id IN (SELECT value FROM json_each(:ids));
+UPDATE medley_job
+SET state = 'enqueued', attempt = 0, run_at = :now, result = NULL, finished_at = NULL,
+    progress_fraction = NULL, progress_message = NULL, cancel_requested = 0
+WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: job_delete_many
+DELETE FROM medley_job_history WHERE job_id IN (SELECT value FROM json_each(:ids));
+DELETE FROM medley_job WHERE id IN (SELECT value FROM json_each(:ids))
+
 -- name: job_get_cancel_requested
 -- Served by medley_job_processing_idx.
 SELECT id FROM medley_job
