@@ -90,6 +90,8 @@ class JobError(BaseModel):
     type: str
     message: str
     traceback: str | None = None
+    duration_seconds: float | None = None
+    """How long the failed attempt ran."""
 
 
 class StateChange(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ class JobContext:
         report: Callable[[ProgressUpdate], None] | None = None,
     ) -> None:
         self.identity = identity
+        self.started = time.monotonic()
         self._report = report
         self._stop = threading.Event()
         self.stop_reason: str | None = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import importlib
 import logging
 import time
 import traceback
@@ -23,8 +22,9 @@ from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure.jobs.context import JobCancelledError, JobContext, JobIdentity
 from medley.infrastructure.jobs.control import Retry, Snooze
 from medley.infrastructure.jobs.payload import encode_json
-from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY, JobDefinition, JobRegistry
+from medley.infrastructure.jobs.registry import JobDefinition, JobRegistry
 from medley.infrastructure.jobs.retry import RetryPolicy
+from medley.infrastructure.jobs.runtime.process_runner import ProcessRunner, RemoteJobError
 from medley.infrastructure.jobs.storage.port import JobCompletion, JobRow, ProgressUpdate
 
 log = logging.getLogger("medley.worker")
@@ -34,18 +34,17 @@ STOP_SHUTDOWN = "worker shutting down"
 STOP_TIMEOUT = "timed out"
 
 
-def error_dict(exc: BaseException) -> dict[str, Any]:
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": "".join(traceback.format_exception(exc)),
-    }
-
-
-def _run_in_child(module: str, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-    """Entry point of a CPU-bound job in a pool process: find it by name and run it."""
-    importlib.import_module(module)
-    return DEFAULT_REGISTRY.get(name).func(*args, **kwargs)
+def error_dict(exc: BaseException, duration: float | None = None) -> dict[str, Any]:
+    """The stored form of an attempt's error; a child process's error keeps its own type
+    name and traceback."""
+    if isinstance(exc, RemoteJobError):
+        kind, trace = exc.type_name, exc.remote_traceback
+    else:
+        kind, trace = type(exc).__name__, "".join(traceback.format_exception(exc))
+    error: dict[str, Any] = {"type": kind, "message": str(exc), "traceback": trace}
+    if duration is not None:
+        error["duration_seconds"] = round(duration, 6)
+    return error
 
 
 class JobExecutor:
@@ -58,7 +57,7 @@ class JobExecutor:
         *,
         worker_id: str,
         threads: Executor,
-        processes: Executor | None = None,
+        processes: ProcessRunner | None = None,
         retry_policy: RetryPolicy | None = None,
         report_progress: Callable[[ProgressUpdate], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -92,9 +91,10 @@ class JobExecutor:
             # Checkpoint: cancelled from outside. A user cancel or a timeout is an outcome;
             # a shutdown gives the job back; anything else is the worker itself stopping.
             return self._stopped(row, ctx)
-        except TimeoutError as exc:
+        except TimeoutError:
             ctx.request_stop(STOP_TIMEOUT)
-            return self._failed(row, ctx, exc, StateChangeReason.TIMED_OUT, retry=True)
+            timed_out = TimeoutError(f"the job exceeded its timeout of {timeout:g}s")
+            return self._failed(row, ctx, timed_out, StateChangeReason.TIMED_OUT, retry=True)
         except JobCancelledError:
             return self._stopped(row, ctx)
         except Snooze as exc:
@@ -133,18 +133,14 @@ class JobExecutor:
             return await asyncio.wait_for(coro, timeout)
         loop = asyncio.get_running_loop()
         if definition.cpu_bound and self.processes is not None:
-            call = functools.partial(
-                _run_in_child,
-                definition.func.__module__,
-                definition.name,
-                list(row.args),
-                row.kwargs,
+            # Killed on timeout or cancel: the runner ends the child when this is cancelled.
+            run = self.processes.run(
+                definition.func.__module__, definition.name, list(row.args), row.kwargs
             )
-            future = loop.run_in_executor(self.processes, call)
-        else:
-            context = contextvars.copy_context()
-            call = functools.partial(context.run, definition.func, *args, **row.kwargs)
-            future = loop.run_in_executor(self.threads, call)
+            return await asyncio.wait_for(run, timeout)
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, definition.func, *args, **row.kwargs)
+        future = loop.run_in_executor(self.threads, call)
         try:
             return await asyncio.wait_for(future, timeout)
         except asyncio.CancelledError:
@@ -170,7 +166,7 @@ class JobExecutor:
         retry: bool,
         delay: timedelta | None = None,
     ) -> JobCompletion:
-        error = error_dict(exc)
+        error = error_dict(exc, time.monotonic() - ctx.started)
         if retry and row.attempt < row.max_attempts:
             delay = self._backoff(row, row.attempt) if delay is None else delay
             log.warning(

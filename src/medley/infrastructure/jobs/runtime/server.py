@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import socket
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from medley.application.models.jobs import JobState
@@ -25,6 +24,7 @@ from medley.infrastructure.jobs.runtime.completer import BatchCompleter
 from medley.infrastructure.jobs.runtime.executor import JobExecutor
 from medley.infrastructure.jobs.runtime.heartbeat import Heartbeat
 from medley.infrastructure.jobs.runtime.leader import LEADER_INTERVAL_DEFAULT, LeaderElector
+from medley.infrastructure.jobs.runtime.process_runner import ProcessRunner
 from medley.infrastructure.jobs.runtime.producer import Producer, ProducerConfig
 from medley.infrastructure.jobs.runtime.progress import ProgressFlusher
 from medley.infrastructure.jobs.storage.port import (
@@ -85,11 +85,7 @@ class WorkerServer:
         c = self.config
         self._threads = ThreadPoolExecutor(c.concurrency, thread_name_prefix="medley-job")
         cpu = (os.cpu_count() or 1) if c.cpu_processes is None else c.cpu_processes
-        self._processes = (
-            ProcessPoolExecutor(cpu, mp_context=multiprocessing.get_context("spawn"))
-            if cpu
-            else None
-        )
+        self._processes = ProcessRunner(cpu) if cpu else None
         self.progress = ProgressFlusher(store, self.worker_id, interval=c.progress_flush_seconds)
         self.completer = BatchCompleter(store, self.worker_id, on_written=on_outcomes_written)
         self.executor = JobExecutor(
@@ -204,5 +200,5 @@ class WorkerServer:
             log.warning("could not deregister worker %s: %s", self.worker_id, exc)
         self._threads.shutdown(wait=False, cancel_futures=True)
         if self._processes is not None:
-            self._processes.shutdown(wait=False, cancel_futures=True)
+            self._processes.close()
         log.info("worker %s stopped", self.worker_id)

@@ -1,0 +1,127 @@
+"""CPU-bound jobs in child processes that can be killed one at a time.
+
+`concurrent.futures.ProcessPoolExecutor` cannot stop one task, and a child that crashes
+breaks the whole pool. Here each child runs one job at a time over a pipe: a timeout or a
+cancel kills just that child, a crash (segfault, `os._exit`, out of memory) fails just that
+job, and a fresh child takes the slot on the next job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+from typing import Any
+
+KILL_GRACE_SECONDS = 2.0
+CHILD_MODULE = "medley.infrastructure.jobs.runtime._child"
+
+
+class RemoteJobError(Exception):
+    """An exception raised by a job in a child process, carried back by type name."""
+
+    def __init__(self, type_name: str, message: str, remote_traceback: str) -> None:
+        self.type_name = type_name
+        self.remote_traceback = remote_traceback
+        super().__init__(message)
+
+
+class WorkerProcessDiedError(Exception):
+    """The child process running the job died (crash, `os._exit`, killed by the OS)."""
+
+
+class _Child:
+    """A `python -m` child rather than a multiprocessing.Process: spawn-style children
+    re-import the parent's `__main__`, which breaks scripts without a main guard."""
+
+    def __init__(self) -> None:
+        to_child_r, to_child_w = os.pipe()
+        to_parent_r, to_parent_w = os.pipe()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", CHILD_MODULE, str(to_child_r), str(to_parent_w)],
+            pass_fds=(to_child_r, to_parent_w),
+            env=env,
+        )
+        os.close(to_child_r)
+        os.close(to_parent_w)
+        self.sender = Connection(to_child_w, readable=False)
+        self.conn = Connection(to_parent_r, writable=False)
+
+    def kill(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(KILL_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(KILL_GRACE_SECONDS)
+        self.sender.close()
+        self.conn.close()
+
+
+class ProcessRunner:
+    """Up to `size` children, started on first use and reused while healthy."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("a process runner needs at least one process")
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[_Child] = []
+        self._busy: set[_Child] = set()
+
+    async def run(self, module: str, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """Run the job in a child. Cancelling the caller (timeout, user cancel, shutdown)
+        kills the child; raises `RemoteJobError` or `WorkerProcessDiedError`."""
+        async with self._slots:
+            child = self._idle.pop() if self._idle else await asyncio.to_thread(_Child)
+            self._busy.add(child)
+            healthy = False
+            try:
+                child.sender.send((module, name, args, kwargs))
+                ok, payload = await self._receive(child)
+                healthy = True
+            finally:
+                self._busy.discard(child)
+                if healthy:
+                    self._idle.append(child)
+                else:
+                    await asyncio.to_thread(child.kill)
+        if ok:
+            return payload
+        raise RemoteJobError(*payload)
+
+    async def _receive(self, child: _Child) -> tuple[bool, Any]:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        fd = child.conn.fileno()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+        try:
+            message: tuple[bool, Any] = child.conn.recv()
+        except (EOFError, OSError) as exc:
+            try:
+                code: int | None = await asyncio.to_thread(child.process.wait, KILL_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                code = None
+            raise WorkerProcessDiedError(
+                f"the process running the job died (exit code {code})"
+            ) from exc
+        return message
+
+    def close(self) -> None:
+        for child in [*self._idle, *self._busy]:
+            with contextlib.suppress(Exception):
+                child.kill()
+        self._idle.clear()
+        self._busy.clear()
