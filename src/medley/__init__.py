@@ -44,6 +44,7 @@ from medley.application.models.jobs import (
 )
 from medley.infrastructure.jobs.context import JobCancelledError, JobContext
 from medley.infrastructure.jobs.control import Retry, Snooze
+from medley.infrastructure.jobs.notifications import FailureEvent, on_dead, on_failure
 from medley.infrastructure.jobs.registry import JobDefinition, JobRegistry, job
 from medley.infrastructure.services.background_job_service import JobService
 from medley.infrastructure.services.connect import connect, connect_async
@@ -57,6 +58,7 @@ __all__ = [
     "DuplicateJobError",
     "EnqueueRequest",
     "EnqueueResult",
+    "FailureEvent",
     "InProcessJobService",
     "InvalidArgumentsError",
     "InvalidDatabaseUrlError",
@@ -90,4 +92,6 @@ __all__ = [
     "connect_async",
     "connect_sync",
     "job",
+    "on_dead",
+    "on_failure",
 ]

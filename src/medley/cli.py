@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -33,8 +36,10 @@ from medley.application.models.jobs import (
 )
 from medley.config import Settings
 from medley.infrastructure.jobs.duration import parse_duration
+from medley.infrastructure.jobs.notifications import DEFAULT_NOTIFICATIONS
 from medley.infrastructure.jobs.runtime.main import import_job_modules
 from medley.infrastructure.jobs.storage.factory import create_store
+from medley.infrastructure.jobs.webhook import WebhookConfig, WebhookNotifier
 from medley.infrastructure.logs import configure_logging
 from medley.infrastructure.services.background_job_service import JobService
 from medley.infrastructure.services.connect import connect_async, open_store
@@ -163,6 +168,19 @@ def worker(
         raise typer.Exit(supervisor.run())
     import_job_modules(settings.import_list())
     _run(lambda: _run_worker(settings))
+    _exit_past_stuck_threads()
+
+
+def _exit_past_stuck_threads() -> None:
+    """A sync job still running after the grace period was already released to the queue;
+    its thread cannot be interrupted, so don't let interpreter shutdown wait for it."""
+    stuck = [t for t in threading.enumerate() if t.name.startswith("medley-job") and t.is_alive()]
+    if stuck:
+        logging.getLogger("medley.worker").warning(
+            "exiting with %d sync jobs still running (already released)", len(stuck)
+        )
+        logging.shutdown()
+        os._exit(0)
 
 
 async def _run_worker(settings: Settings) -> None:
@@ -184,16 +202,40 @@ async def _run_worker(settings: Settings) -> None:
         lease_seconds=settings.lease_seconds,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
     )
+    webhook = _webhook(settings)
     try:
         await serve_until_signalled(store, config)
     finally:
+        if webhook is not None:
+            await webhook.close()
         await store.close()
+
+
+def _webhook(settings: Settings) -> WebhookNotifier | None:
+    if not settings.webhook_url:
+        return None
+    try:
+        config = WebhookConfig(
+            url=settings.webhook_url,
+            secret=settings.webhook_secret,
+            digest_seconds=settings.webhook_digest_seconds,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"invalid webhook settings: {exc}") from exc
+    notifier = WebhookNotifier(config)
+    if settings.webhook_events == "failure":
+        DEFAULT_NOTIFICATIONS.on_failure(notifier)
+    else:
+        DEFAULT_NOTIFICATIONS.on_dead(notifier)
+    return notifier
 
 
 @app.command()
 def demo(
     database_url: DbUrl = None,
-    workers: Annotated[int, typer.Option(help="Concurrent jobs in the in-process worker")] = 8,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Concurrent jobs in the in-process worker")
+    ] = 8,
 ) -> None:
     """Run the bundled document pipeline on the embedded SQLite default, with live progress."""
     from medley.demo.run import run_demo
@@ -230,6 +272,7 @@ def jobs_list(
         )
     )
     table = Table("id", "job", "queue", "state", "attempt", "progress", "created")
+    table.columns[1].overflow = "fold"
     for info in page.items:
         table.add_row(
             str(info.id),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from medley.application.errors import ConfigError
+
 DEFAULT_DATABASE_URL = "sqlite:///./medley.db"
 
 
@@ -40,6 +42,20 @@ class Settings(BaseSettings):
     """Largest JSON size of a job's arguments. Default 1 MiB."""
     auto_migrate: bool | None = None
     """Apply migrations on connect. Default: yes on SQLite, no on PostgreSQL."""
+    queue_timeouts: str = ""
+    """Default job timeout per queue, e.g. `ai=10m,default=60s`, for jobs without their
+    own. Default none (no timeout)."""
+    cpu_processes: int | None = Field(default=None, ge=0)
+    """Child processes for `cpu_bound` jobs, started on first use. Default: one per CPU;
+    0 runs them in threads."""
+    webhook_url: str | None = None
+    """POST a signed JSON notification here for dead jobs (ended `failed`). Default off."""
+    webhook_secret: str = ""
+    """HMAC-SHA256 key for the `X-Medley-Signature` header of webhook posts."""
+    webhook_events: str = Field(default="dead", pattern="^(dead|failure)$")
+    """`dead` (jobs that ended failed) or `failure` (every failed attempt). Default dead."""
+    webhook_digest_seconds: float = Field(default=60.0, ge=0)
+    """At most one webhook post per this many seconds; a storm becomes one digest."""
     log_format: str = Field(default="console", pattern="^(console|json)$")
     """`console` or `json` (one object per line). Default `console`."""
     log_level: str = "INFO"
@@ -47,6 +63,19 @@ class Settings(BaseSettings):
 
     def import_list(self) -> list[str]:
         return [m.strip() for m in self.imports.split(",") if m.strip()]
+
+    def queue_timeout_map(self) -> dict[str, float]:
+        """`ai=10m,default=60` -> {"ai": 600.0, "default": 60.0}."""
+        from medley.infrastructure.jobs.duration import parse_duration
+
+        timeouts: dict[str, float] = {}
+        for item in filter(None, (part.strip() for part in self.queue_timeouts.split(","))):
+            queue, sep, value = item.partition("=")
+            duration = parse_duration(value.strip()) if sep else None
+            if not queue.strip() or duration is None:
+                raise ConfigError(f"invalid queue timeout {item!r}: expected QUEUE=DURATION")
+            timeouts[queue.strip()] = duration.total_seconds()
+        return timeouts
 
     def queue_list(self) -> list[str]:
         return [q.strip() for q in self.queues.split(",") if q.strip()]

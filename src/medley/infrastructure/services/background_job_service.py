@@ -101,8 +101,8 @@ class JobService:
         options: JobOptions,
         **kwargs: Any,
     ) -> int:
-        await self.open()
         """`enqueue` with per-call options (delay, run_at, queue, unique_key, ...)."""
+        await self.open()
         definition = self.registry.resolve(job)
         params = build_insert(
             definition, args, kwargs, options, max_payload_bytes=self.max_payload_bytes

@@ -12,7 +12,7 @@ import functools
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,6 +60,7 @@ class JobExecutor:
         processes: ProcessRunner | None = None,
         retry_policy: RetryPolicy | None = None,
         report_progress: Callable[[ProgressUpdate], None] | None = None,
+        queue_timeouts: Mapping[str, float] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.registry = registry
@@ -68,6 +69,7 @@ class JobExecutor:
         self.processes = processes
         self.retry_policy = retry_policy or RetryPolicy()
         self.report_progress = report_progress
+        self.queue_timeouts = dict(queue_timeouts or {})
         self.clock = clock
 
     def context_for(self, row: JobRow) -> JobContext:
@@ -81,8 +83,10 @@ class JobExecutor:
             definition = self.registry.get(row.job)
         except UnknownJobError as exc:
             return self._failed(row, ctx, exc, StateChangeReason.FAILED, retry=False)
-        timeout = row.timeout_seconds or (
-            definition.timeout.total_seconds() if definition.timeout else None
+        timeout = (
+            row.timeout_seconds
+            or (definition.timeout.total_seconds() if definition.timeout else None)
+            or self.queue_timeouts.get(row.queue)
         )
         try:
             result = await self._call(definition, row, ctx, timeout)
@@ -219,6 +223,8 @@ class JobExecutor:
             fraction = 1.0
         return JobCompletion(
             id=row.id,
+            job=row.job,
+            queue=row.queue,
             attempt=row.attempt,
             state=state,
             reason=reason,

@@ -37,7 +37,7 @@ async def serve_until_signalled(
     try:
         await stop.wait()
         log.info(
-            "stop requested: finishing running jobs (grace %.0fs)", config.shutdown_grace_seconds
+            "stop requested: finishing running jobs (grace %gs)", config.shutdown_grace_seconds
         )
     finally:
         await server.stop()

@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -19,6 +19,7 @@ from medley.infrastructure.jobs.maintenance.retention import (
     JobRetention,
     RetentionConfig,
 )
+from medley.infrastructure.jobs.notifications import DEFAULT_NOTIFICATIONS, FailureNotifications
 from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY, JobRegistry
 from medley.infrastructure.jobs.runtime.completer import BatchCompleter
 from medley.infrastructure.jobs.runtime.executor import JobExecutor
@@ -52,6 +53,8 @@ class WorkerConfig:
     retention_seconds: float = RETENTION_INTERVAL_DEFAULT
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     progress_flush_seconds: float = 0.5
+    queue_timeouts: Mapping[str, float] = field(default_factory=dict)
+    """Default timeout in seconds per queue, for jobs that set none themselves."""
     cpu_processes: int | None = None
     """Size of the process pool for `cpu_bound` jobs (spawned on first use); None means
     one per CPU, 0 runs them in threads instead."""
@@ -77,6 +80,7 @@ class WorkerServer:
         worker_id: str | None = None,
         on_job_started: Callable[[JobRow], None] | None = None,
         on_outcomes_written: Callable[[list[JobCompletion], set[int]], None] | None = None,
+        notifications: FailureNotifications | None = None,
     ) -> None:
         self.store = store
         self.registry = registry or DEFAULT_REGISTRY
@@ -87,13 +91,22 @@ class WorkerServer:
         cpu = (os.cpu_count() or 1) if c.cpu_processes is None else c.cpu_processes
         self._processes = ProcessRunner(cpu) if cpu else None
         self.progress = ProgressFlusher(store, self.worker_id, interval=c.progress_flush_seconds)
-        self.completer = BatchCompleter(store, self.worker_id, on_written=on_outcomes_written)
+        self.notifications = notifications or DEFAULT_NOTIFICATIONS
+        test_hook = on_outcomes_written
+
+        def outcomes_written(batch: list[JobCompletion], written: set[int]) -> None:
+            self.notifications.outcomes_written(self.worker_id, batch, written)
+            if test_hook is not None:
+                test_hook(batch, written)
+
+        self.completer = BatchCompleter(store, self.worker_id, on_written=outcomes_written)
         self.executor = JobExecutor(
             self.registry,
             worker_id=self.worker_id,
             threads=self._threads,
             processes=self._processes,
             report_progress=self.progress.report,
+            queue_timeouts=c.queue_timeouts,
         )
         self.producer = Producer(
             store,
@@ -189,6 +202,7 @@ class WorkerServer:
             self._producer_task.cancel()
             await asyncio.gather(self._producer_task, return_exceptions=True)
         await self.completer.stop()
+        await self.notifications.drain()
         await self.progress.stop()
         await self.leader.stop()
         await self.heartbeat.stop()

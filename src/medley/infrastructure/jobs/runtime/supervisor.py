@@ -26,6 +26,8 @@ class _Child:
     process: subprocess.Popen[bytes]
     started: float = field(default_factory=time.monotonic)
     delay: float = RESTART_DELAY_MIN
+    restart_at: float | None = None
+    """When a dead child's replacement is due."""
 
 
 class Supervisor:
@@ -59,12 +61,21 @@ class Supervisor:
         return self.stop()
 
     def check_children(self) -> None:
-        """Restart children that exited, with per-slot exponential backoff."""
+        """Restart children that exited, with per-slot exponential backoff. Never blocks:
+        a pending restart is due at `restart_at`, so signals and other slots stay served."""
+        now = time.monotonic()
         for slot, child in list(self._children.items()):
-            code = child.process.poll()
-            if code is None or self._stopping:
+            if self._stopping:
+                return
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    self.restarts += 1
+                    self._spawn(slot, child.delay)
                 continue
-            lived = time.monotonic() - child.started
+            code = child.process.poll()
+            if code is None:
+                continue
+            lived = now - child.started
             delay = (
                 RESTART_DELAY_MIN
                 if lived > HEALTHY_AFTER
@@ -78,9 +89,8 @@ class Supervisor:
                 lived,
                 delay,
             )
-            time.sleep(min(delay, 1.0) if lived > HEALTHY_AFTER else delay)
-            self.restarts += 1
-            self._spawn(slot, delay)
+            child.delay = delay
+            child.restart_at = now + delay
 
     def stop(self) -> int:
         for child in self._children.values():

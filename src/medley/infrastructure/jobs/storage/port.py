@@ -120,7 +120,10 @@ class JobCompletion:
     progress_fraction: float | None = None
     progress_message: str | None = None
     release: bool = False
-    """Give the job back without spending the attempt (graceful shutdown)."""
+    """Give the job back without spending the attempt (graceful shutdown, snooze)."""
+    job: str = ""
+    """The job's name and queue: not written, carried for notifications and metrics."""
+    queue: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
