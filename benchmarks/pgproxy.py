@@ -24,13 +24,34 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 _UNTYPED_PRELUDE = {80877103, 80877104}  # SSLRequest, GSSENCRequest: startup follows
 
 
-class FrontendParser:
-    """Splits a client byte stream into protocol messages and counts their types."""
+def _cstrings(body: bytes, count: int) -> list[str]:
+    """The first `count` NUL-terminated strings of a message body."""
+    out: list[str] = []
+    start = 0
+    for _ in range(count):
+        end = body.find(b"\0", start)
+        if end < 0:
+            break
+        out.append(body[start:end].decode(errors="replace"))
+        start = end + 1
+    return out
 
-    def __init__(self, counts: Counter[str]) -> None:
+
+def _shorten(query: str) -> str:
+    return " ".join(query.split())[:120]
+
+
+class FrontendParser:
+    """Splits a client byte stream into protocol messages, counts their types, and counts
+    executed statements by their (shortened) SQL text."""
+
+    def __init__(self, counts: Counter[str], statements: Counter[str]) -> None:
         self.counts = counts
+        self.statements = statements
         self._buffer = bytearray()
         self._startup = True
+        self._prepared: dict[str, str] = {}  # statement name -> SQL
+        self._portals: dict[str, str] = {}  # portal name -> SQL
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
@@ -50,8 +71,24 @@ class FrontendParser:
             length = int.from_bytes(self._buffer[1:5], "big")
             if len(self._buffer) < 1 + length:
                 return
-            self.counts[chr(self._buffer[0])] += 1
+            kind = chr(self._buffer[0])
+            self.counts[kind] += 1
+            if kind in "QPBE":
+                self._track(kind, bytes(self._buffer[5 : 1 + length]))
             del self._buffer[: 1 + length]
+
+    def _track(self, kind: str, body: bytes) -> None:
+        if kind == "Q":
+            self.statements[_shorten(_cstrings(body, 1)[0])] += 1
+        elif kind == "P":
+            name, query = [*_cstrings(body, 2), "", ""][:2]
+            self._prepared[name] = _shorten(query)
+        elif kind == "B":
+            portal, name = [*_cstrings(body, 2), "", ""][:2]
+            self._portals[portal] = self._prepared.get(name, "?")
+        else:
+            portal = _cstrings(body, 1)[0] if body else ""
+            self.statements[self._portals.get(portal, "?")] += 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +112,7 @@ class CountingProxy:
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 5432
         self.counts: Counter[str] = Counter()
+        self.statements: Counter[str] = Counter()
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -129,7 +167,7 @@ class CountingProxy:
             except OSError:
                 writer.close()
                 return
-            parser = FrontendParser(self.counts)
+            parser = FrontendParser(self.counts, self.statements)
             pumps = {
                 asyncio.create_task(_pump(reader, up_writer, parser)),
                 asyncio.create_task(_pump(up_reader, writer, None)),

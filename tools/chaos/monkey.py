@@ -1,0 +1,82 @@
+"""The chaos loop: every `kill_every` seconds, SIGKILL a random worker process (and start
+its replacement `restart_delay` later); halfway between kills, terminate a random share of
+the workers' database backends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tools.chaos import database as db
+from tools.chaos.processes import WorkerPool, WorkerSpec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonkeyConfig:
+    kill_every: float = 3.0
+    max_kills: int | None = None
+    restart_delay: float = 0.5
+    terminate_share: float = 0.4
+
+
+class Monkey:
+    def __init__(
+        self,
+        pool: WorkerPool,
+        spec: WorkerSpec,
+        slots: Sequence[str],
+        conn: db.Conn,
+        rng: random.Random,
+        config: MonkeyConfig,
+        emit: Callable[[str], None],
+    ) -> None:
+        self.pool = pool
+        self.spec = spec
+        self.slots = list(slots)
+        self.conn = conn
+        self.rng = rng
+        self.config = config
+        self.emit = emit
+        self.terminated = 0
+        self._restarts: set[asyncio.Task[None]] = set()
+
+    @property
+    def done(self) -> bool:
+        limit = self.config.max_kills
+        return limit is not None and len(self.pool.kills) >= limit
+
+    async def run(self) -> None:
+        half = self.config.kill_every / 2
+        while not self.done:
+            await asyncio.sleep(half)
+            n = await db.terminate_backends(self.conn, self.rng, self.config.terminate_share)
+            self.terminated += n
+            await asyncio.sleep(half)
+            alive = [s for s in self.slots if self.pool.alive(s)]
+            if not alive:
+                continue
+            slot = self.rng.choice(alive)
+            kill = await asyncio.to_thread(self.pool.kill, slot)
+            self.emit(
+                f"  chaos: kill -9 {slot} pid {kill.pid} (kill #{len(self.pool.kills)}); "
+                f"{n} backends terminated before it, {self.terminated} in all"
+            )
+            task = asyncio.create_task(self._restart(slot))
+            self._restarts.add(task)
+            task.add_done_callback(self._restarts.discard)
+
+    async def _restart(self, slot: str) -> None:
+        await asyncio.sleep(self.config.restart_delay)
+        worker = await asyncio.to_thread(self.pool.start, slot, self.spec)
+        self.emit(f"  chaos: restarted {slot} as pid {worker.pid}")
+
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        """Cancel the loop `task`, then let pending restarts finish (so none is orphaned)."""
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if self._restarts:
+            await asyncio.gather(*self._restarts, return_exceptions=True)
