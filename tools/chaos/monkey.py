@@ -42,6 +42,7 @@ class Monkey:
         self.emit = emit
         self.terminated = 0
         self._restarts: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
 
     @property
     def done(self) -> bool:
@@ -51,10 +52,12 @@ class Monkey:
     async def run(self) -> None:
         half = self.config.kill_every / 2
         while not self.done:
-            await asyncio.sleep(half)
+            if not await self._sleep(half):
+                return
             n = await db.terminate_backends(self.conn, self.rng, self.config.terminate_share)
             self.terminated += n
-            await asyncio.sleep(half)
+            if not await self._sleep(half):
+                return
             alive = [s for s in self.slots if self.pool.alive(s)]
             if not alive:
                 continue
@@ -68,15 +71,21 @@ class Monkey:
             self._restarts.add(task)
             task.add_done_callback(self._restarts.discard)
 
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep; False if the loop was asked to stop meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        return not self._stopping.is_set()
+
     async def _restart(self, slot: str) -> None:
         await asyncio.sleep(self.config.restart_delay)
         worker = await asyncio.to_thread(self.pool.start, slot, self.spec)
         self.emit(f"  chaos: restarted {slot} as pid {worker.pid}")
 
     async def stop(self, task: asyncio.Task[None]) -> None:
-        """Cancel the loop `task`, then let pending restarts finish (so none is orphaned)."""
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        """End the loop `task` after its current step, then let pending restarts finish
+        (so every slot has a live worker to stop gracefully)."""
+        self._stopping.set()
+        await task
         if self._restarts:
             await asyncio.gather(*self._restarts, return_exceptions=True)

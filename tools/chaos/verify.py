@@ -159,5 +159,7 @@ def _rescues(f: Findings, history: Sequence[HistoryRecord], killed: dict[int, fl
                 pending[row.job_id] = (row, killed[pid])
         elif row.reason == "fetched" and row.job_id in pending:
             rescued, kill_at = pending.pop(row.job_id)
-            f.rescues.append(Rescue(row.job_id, rescued.worker_pid or 0, kill_at, rescued.at, row.at))
+            f.rescues.append(
+                Rescue(row.job_id, rescued.worker_pid or 0, kill_at, rescued.at, row.at)
+            )
     f.rescued_not_refetched = sorted(pending)

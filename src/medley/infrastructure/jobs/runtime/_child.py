@@ -1,4 +1,8 @@
-"""Entry point of a CPU-bound job process: `python -m` this module with two pipe fds."""
+"""Entry point of a CPU-bound job process: `python -m` this module with two pipe fds.
+
+Messages to the parent: `("progress", fraction, message)` any number of times, then one
+`("ok", result)` or `("error", (type name, message, traceback))` per job.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,40 @@ import importlib
 import sys
 import traceback
 from multiprocessing.connection import Connection
+from typing import Any
 
+from medley.infrastructure.jobs.context import JobContext, JobIdentity
 from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY
+from medley.infrastructure.jobs.storage.port import ProgressUpdate
 
 
-def _child_main(reader: Connection, writer: Connection) -> None:
+def _run_one(writer: Connection, request: tuple[Any, ...]) -> None:
+    module, name, args, kwargs, identity = request
+    importlib.import_module(module)
+    definition = DEFAULT_REGISTRY.get(name)
+    if definition.takes_context:
+
+        def report(update: ProgressUpdate) -> None:
+            writer.send(("progress", update.fraction, update.message))
+
+        args = [JobContext(JobIdentity(*identity), report), *args]
+    writer.send(("ok", definition.func(*args, **kwargs)))
+
+
+def serve(reader: Connection, writer: Connection) -> None:
     """Serve jobs one at a time until the parent closes the pipe."""
     while True:
         try:
-            module, name, args, kwargs = reader.recv()
+            request = reader.recv()
         except EOFError:
             return
         try:
-            importlib.import_module(module)
-            result = DEFAULT_REGISTRY.get(name).func(*args, **kwargs)
-            writer.send((True, result))
+            _run_one(writer, request)
         except Exception as exc:
-            writer.send((False, (type(exc).__name__, str(exc), traceback.format_exc())))
-
-
-def main(argv: list[str]) -> None:
-    reader = Connection(int(argv[1]), writable=False)
-    writer = Connection(int(argv[2]), readable=False)
-    _child_main(reader, writer)
+            writer.send(("error", (type(exc).__name__, str(exc), traceback.format_exc())))
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    serve(
+        Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
+    )

@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
+from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -139,7 +140,12 @@ class JobExecutor:
         if definition.cpu_bound and self.processes is not None:
             # Killed on timeout or cancel: the runner ends the child when this is cancelled.
             run = self.processes.run(
-                definition.func.__module__, definition.name, list(row.args), row.kwargs
+                definition.func.__module__,
+                definition.name,
+                list(row.args),
+                row.kwargs,
+                identity=astuple(ctx.identity),
+                on_progress=ctx.set_progress,
             )
             return await asyncio.wait_for(run, timeout)
         context = contextvars.copy_context()

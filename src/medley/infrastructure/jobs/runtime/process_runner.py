@@ -13,6 +13,7 @@ import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -72,16 +73,30 @@ class ProcessRunner:
         self._idle: list[_Child] = []
         self._busy: set[_Child] = set()
 
-    async def run(self, module: str, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        """Run the job in a child. Cancelling the caller (timeout, user cancel, shutdown)
-        kills the child; raises `RemoteJobError` or `WorkerProcessDiedError`."""
+    async def run(
+        self,
+        module: str,
+        name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        *,
+        identity: tuple[Any, ...],
+        on_progress: Callable[[float, str | None], None],
+    ) -> Any:
+        """Run the job in a child (its `ctx` reports progress through the pipe).
+        Cancelling the caller (timeout, user cancel, shutdown) kills the child; raises
+        `RemoteJobError` or `WorkerProcessDiedError`."""
         async with self._slots:
             child = self._idle.pop() if self._idle else await asyncio.to_thread(_Child)
             self._busy.add(child)
             healthy = False
             try:
-                child.sender.send((module, name, args, kwargs))
-                ok, payload = await self._receive(child)
+                child.sender.send((module, name, args, kwargs, identity))
+                while True:
+                    kind, *payload = await self._receive(child)
+                    if kind != "progress":
+                        break
+                    on_progress(*payload)
                 healthy = True
             finally:
                 self._busy.discard(child)
@@ -89,26 +104,27 @@ class ProcessRunner:
                     self._idle.append(child)
                 else:
                     await asyncio.to_thread(child.kill)
-        if ok:
-            return payload
-        raise RemoteJobError(*payload)
+        if kind == "ok":
+            return payload[0]
+        raise RemoteJobError(*payload[0])
 
-    async def _receive(self, child: _Child) -> tuple[bool, Any]:
+    async def _receive(self, child: _Child) -> tuple[Any, ...]:
         loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-        fd = child.conn.fileno()
+        if not child.conn.poll():
+            ready: asyncio.Future[None] = loop.create_future()
+            fd = child.conn.fileno()
 
-        def wake() -> None:
-            if not ready.done():
-                ready.set_result(None)
+            def wake() -> None:
+                if not ready.done():
+                    ready.set_result(None)
 
-        loop.add_reader(fd, wake)
+            loop.add_reader(fd, wake)
+            try:
+                await ready
+            finally:
+                loop.remove_reader(fd)
         try:
-            await ready
-        finally:
-            loop.remove_reader(fd)
-        try:
-            message: tuple[bool, Any] = child.conn.recv()
+            message: tuple[Any, ...] = child.conn.recv()
         except (EOFError, OSError) as exc:
             try:
                 code: int | None = await asyncio.to_thread(child.process.wait, KILL_GRACE_SECONDS)
