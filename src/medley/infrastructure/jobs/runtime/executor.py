@@ -48,6 +48,16 @@ def error_dict(exc: BaseException, duration: float | None = None) -> dict[str, A
     return error
 
 
+def _log_fields(row: JobRow, worker: str) -> dict[str, Any]:
+    return {
+        "job_id": row.id,
+        "job": row.job,
+        "queue": row.queue,
+        "attempt": row.attempt,
+        "worker": worker,
+    }
+
+
 class JobExecutor:
     """Runs attempts: async jobs on the loop, sync jobs in `threads`, CPU-bound jobs in
     `processes` (when given; otherwise threads)."""
@@ -188,6 +198,7 @@ class JobExecutor:
                 error["type"],
                 error["message"],
                 delay.total_seconds(),
+                extra=_log_fields(row, self.worker_id),
             )
             return self._completion(
                 row,
@@ -205,6 +216,7 @@ class JobExecutor:
             row.max_attempts,
             error["type"],
             error["message"],
+            extra=_log_fields(row, self.worker_id),
         )
         return self._completion(row, ctx, JobState.FAILED, reason, error=error)
 
