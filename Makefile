@@ -36,3 +36,8 @@ bench:
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+chaos:
+	@scripts/bootstrap-venv "$(PYTHON)" "$(VENV)" "dev"
+	@scripts/ensure-postgres
+	$(BIN)/python -m tools.chaos.run $(CHAOS_ARGS)

@@ -243,6 +243,7 @@ async def main_async(args: argparse.Namespace) -> int:
         print("no system to benchmark", file=sys.stderr)
         return 2
     pg_version = await server_version(cfg.database_url)
+    load_before = os.getloadavg()
     modes = [False, True] if args.both_durability else [bool(args.durable)]
     all_results: list[ModeResults] = []
     for durable in modes:
@@ -258,6 +259,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 "platform": platform.platform(),
                 "python": platform.python_version(),
                 "postgresql": pg_version,
+                "loadavg_before": load_before,
+                "loadavg_after": os.getloadavg(),
             },
             "versions": {
                 p: _version(p)

@@ -58,6 +58,7 @@ async def start_worker(service: medley.JobService, backend_name: str) -> AsyncIt
         servers.append(server)
         await server.start()
         service.on_enqueued.append(server.wake)
+        service.on_cancel_requested.append(server.producer.request_cancel)
         wakers.append(server.wake)
         return server
 
@@ -66,5 +67,6 @@ async def start_worker(service: medley.JobService, backend_name: str) -> AsyncIt
     finally:
         for waker in wakers:
             service.on_enqueued.remove(waker)
+        service.on_cancel_requested.clear()
         for server in servers:
             await server.stop(grace=0.5)

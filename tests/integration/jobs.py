@@ -1,6 +1,3 @@
-# `medley.job` is typed as returning Any (engine bug, reported); drop this line once its
-# overloads return `JobDefinition[P, R]`.
-# mypy: disable-error-code="untyped-decorator"
 """Jobs the integration tests enqueue. Names are `it.*`, unique across the test suite.
 
 Jobs run in the test's own process (in-test `WorkerServer`) unless noted, so they report

@@ -18,8 +18,10 @@ def report_progress(ctx: medley.JobContext, steps: int) -> dict[str, int]:
 
 @medley.job(name="it.proc.spin", cpu_bound=True)
 def spin_forever(marker: str) -> None:
-    with open(marker, "w") as f:
+    partial = f"{marker}.partial"
+    with open(partial, "w") as f:
         f.write(str(os.getpid()))
+    os.replace(partial, marker)  # readers never see an empty file
     while True:
         time.sleep(0.01)
 

@@ -7,8 +7,8 @@ import hashlib
 import hmac
 import json
 import threading
-from datetime import timedelta
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 

@@ -145,10 +145,6 @@ async def test_sync_job_gets_its_context_and_reports_progress_from_its_thread(
     assert info.result == "finished"
 
 
-@pytest.mark.xfail(
-    reason="engine bug: executor._run_in_child calls a cpu_bound job without its ctx",
-    strict=True,
-)
 async def test_cpu_bound_job_that_takes_a_context_runs_in_a_process(
     service: medley.JobService, start_worker: StartWorker
 ) -> None:
@@ -176,11 +172,6 @@ async def test_job_whose_result_is_not_json_fails_without_retrying(
     assert "it.returns_set" in info.error.message
 
 
-@pytest.mark.xfail(
-    reason="engine bug: run_until_idle can return while retries it just scheduled are due "
-    "(completer backlog is 0 during the write; _runnable_left ignores due scheduled jobs)",
-    strict=False,  # a race: it loses most rounds on PostgreSQL, fewer on SQLite
-)
 async def test_burst_runs_due_retries_before_returning(
     service: medley.JobService, start_worker: StartWorker
 ) -> None:

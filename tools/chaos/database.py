@@ -47,6 +47,12 @@ async def recreate_database(url: str) -> None:
     await migrate(url)
 
 
+async def drop_database(url: str) -> None:
+    async with await connect(with_database(url, "postgres")) as admin:
+        ident = sql.Identifier(database_name(url))
+        await admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+
+
 async def migrate(url: str) -> None:
     store = await open_store(url, auto_migrate=True)
     await store.close()

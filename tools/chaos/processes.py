@@ -17,6 +17,8 @@ from pathlib import Path
 from tools.chaos.jobs import LOG_DIR_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+READY_LINE = "serving queues"
+"""Logged by `WorkerServer.start()` once the worker registered and handles SIGTERM."""
 APP_PREFIX = "medley-chaos-"
 """`application_name` prefix of every worker connection (through PGAPPNAME)."""
 
@@ -140,6 +142,22 @@ class WorkerPool:
             slot: self.stop(slot, max(deadline - time.monotonic(), 0.1), signalled=True)
             for slot in list(self.workers)
         }
+
+    def ready(self, slot: str) -> bool:
+        """The worker registered and serves its queues (its log says so)."""
+        worker = self.workers[slot]
+        return READY_LINE in worker.log.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 20.0) -> list[str]:
+        """Wait until every live worker is ready (so a SIGTERM finds its signal handlers
+        installed); returns the slots that were not ready in time."""
+        deadline = time.monotonic() + timeout
+        waiting = list(self.workers)
+        while waiting and time.monotonic() < deadline:
+            waiting = [s for s in waiting if self.alive(s) and not self.ready(s)]
+            if waiting:
+                time.sleep(0.1)
+        return waiting
 
     def alive(self, slot: str) -> bool:
         worker = self.workers.get(slot)

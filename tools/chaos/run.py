@@ -33,6 +33,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"an existing empty database; default: recreate {db.DEFAULT_URL}",
     )
     p.add_argument("--netns", action="store_true", help="also run the network-partition part")
+    p.add_argument("--netns-only", action="store_true", help="only the network part")
     p.add_argument("--keep-logs", action="store_true", help="keep the execution/worker logs")
     return p.parse_args(argv)
 
@@ -44,6 +45,10 @@ async def main_async(args: argparse.Namespace, log_dir: Path) -> bool:
         print(f"database {url} recreated and migrated")
     else:
         await db.migrate(url)
+    if args.netns_only:
+        from tools.chaos.partition import run_partition_part
+
+        return await run_partition_part(url, log_dir / "netns", print)
     cfg = ChaosConfig(
         database_url=url,
         log_dir=log_dir,

@@ -158,6 +158,7 @@ async def run_chaos(cfg: ChaosConfig, emit: Callable[[str], None] = print) -> Ch
             finished = time.time()
         finally:
             await monkey.stop(task)
+            await asyncio.to_thread(pool.wait_ready)
             exit_codes = await asyncio.to_thread(pool.stop_all, 30.0)
         emit(f"all workers stopped: exit codes {exit_codes}")
         jobs = await db.load_jobs(conn, cfg.queue)

@@ -76,6 +76,7 @@ async def _run_pipeline(
     )
     server = WorkerServer(service.store, service.registry, config)
     service.on_enqueued.append(server.wake)
+    service.on_cancel_requested.append(server.producer.request_cancel)
     await server.start()
     try:
         started = time.perf_counter()

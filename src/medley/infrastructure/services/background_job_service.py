@@ -46,8 +46,9 @@ never holds one long lock."""
 class JobService:
     """The engine-backed `BackgroundJobService`. Safe to share across tasks.
 
-    `on_enqueued` callbacks run after a commit with the queues that got runnable jobs: an
-    in-process worker uses it to wake at once where the database cannot notify (SQLite).
+    `on_enqueued` callbacks run after a commit with the queues that got runnable jobs, and
+    `on_cancel_requested` with the id of a processing job a user cancelled: an in-process
+    worker hooks both to react at once where the database cannot notify (SQLite).
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class JobService:
         self.registry = registry or DEFAULT_REGISTRY
         self.max_payload_bytes = max_payload_bytes
         self.on_enqueued: list[Callable[[set[str]], None]] = []
+        self.on_cancel_requested: list[Callable[[int], object]] = []
         self._owns_store = owns_store
 
     async def open(self) -> JobService:
@@ -197,6 +199,9 @@ class JobService:
             raise JobNotFoundError(job_id)
         if row.state in (JobState.SUCCEEDED, JobState.FAILED):
             raise InvalidTransitionError(job_id, row.state, JobState.CANCELLED)
+        if row.state is JobState.PROCESSING:
+            for callback in self.on_cancel_requested:
+                callback(job_id)
         return await self.get(job_id)
 
     async def retry(self, job_id: int) -> JobInfo:

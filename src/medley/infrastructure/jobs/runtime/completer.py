@@ -39,6 +39,7 @@ class BatchCompleter:
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        self._in_flight = 0
 
     def submit(self, completion: JobCompletion) -> None:
         self._pending.append(completion)
@@ -47,7 +48,8 @@ class BatchCompleter:
 
     @property
     def backlog(self) -> int:
-        return len(self._pending)
+        """Outcomes not yet committed, including a batch being written right now."""
+        return len(self._pending) + self._in_flight
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="medley-completer")
@@ -74,11 +76,14 @@ class BatchCompleter:
         batch, self._pending = self._pending[:BATCH_MAX], self._pending[BATCH_MAX:]
         if not batch:
             return 0
+        self._in_flight = len(batch)
         try:
             written = set(await self.store.job_set_state_if_processing(self.worker_id, batch))
         except StorageError:
             self._pending[:0] = batch  # keep order; retried by the loop
             raise
+        finally:
+            self._in_flight = 0
         for completion in batch:
             if completion.id not in written:
                 # Fencing: the job was rescued, cancelled or deleted while we ran it.

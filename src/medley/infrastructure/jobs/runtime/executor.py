@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import logging
 import time
 import traceback
@@ -46,6 +45,11 @@ def error_dict(exc: BaseException, duration: float | None = None) -> dict[str, A
     if duration is not None:
         error["duration_seconds"] = round(duration, 6)
     return error
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _log_fields(row: JobRow, worker: str) -> dict[str, Any]:
@@ -158,10 +162,18 @@ class JobExecutor:
                 on_progress=ctx.set_progress,
             )
             return await asyncio.wait_for(run, timeout)
+        # The timeout starts when a thread picks the job up, not while it waits for one
+        # (a timed-out sync job keeps its thread until it returns).
+        started: asyncio.Future[None] = loop.create_future()
         context = contextvars.copy_context()
-        call = functools.partial(context.run, definition.func, *args, **row.kwargs)
+
+        def call() -> Any:
+            loop.call_soon_threadsafe(_resolve, started)
+            return context.run(definition.func, *args, **row.kwargs)
+
         future = loop.run_in_executor(self.threads, call)
         try:
+            await asyncio.wait({started, future}, return_when=asyncio.FIRST_COMPLETED)
             return await asyncio.wait_for(future, timeout)
         except asyncio.CancelledError:
             ctx.request_stop(ctx.stop_reason or STOP_SHUTDOWN)  # let cooperative code stop

@@ -55,6 +55,7 @@ class Producer:
         self.on_job_started = on_job_started
         self.running: dict[int, tuple[asyncio.Task[None], JobContext]] = {}
         self._wake = asyncio.Event()
+        self._fetch_lock = asyncio.Lock()
         self._stopping = False
         self._saturated = False
         self._maybe_more = False
@@ -69,7 +70,12 @@ class Producer:
         self._wake.set()
 
     async def fetch_once(self) -> int:
-        """Claim and start up to `free_slots` jobs, queue by queue in priority order."""
+        """Claim and start up to `free_slots` jobs, queue by queue in priority order.
+        Serialised, so that concurrent callers never claim more than the free slots."""
+        async with self._fetch_lock:
+            return await self._fetch_unlocked()
+
+    async def _fetch_unlocked(self) -> int:
         started = 0
         self._maybe_more = False
         for queue in self.config.queues:

@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from medley.application.models.jobs import JobState
 from medley.infrastructure.jobs.maintenance.rescuer import RESCUER_INTERVAL_DEFAULT, JobRescuer
 from medley.infrastructure.jobs.maintenance.retention import (
     RETENTION_INTERVAL_DEFAULT,
@@ -95,6 +95,9 @@ class WorkerServer:
         test_hook = on_outcomes_written
 
         def outcomes_written(batch: list[JobCompletion], written: set[int]) -> None:
+            now = datetime.now(UTC)
+            if any(c.run_at is not None and c.run_at <= now for c in batch):
+                self.producer.wake()  # a retry without backoff is runnable right away
             self.notifications.outcomes_written(self.worker_id, batch, written)
             if test_hook is not None:
                 test_hook(batch, written)
@@ -166,29 +169,19 @@ class WorkerServer:
         )
 
     async def run_until_idle(self, timeout: float | None = None) -> None:
-        """Burst mode: return once no runnable job is left and none is running."""
+        """Burst mode: return once no runnable job is left for this worker (enqueued, or
+        scheduled and due) and none is running or waiting for its outcome to be written."""
+
+        def settled() -> bool:
+            return not self.producer.running and self.completer.backlog == 0
 
         async def idle() -> None:
             while True:
-                await asyncio.sleep(0.02)
-                if not self.producer.running and self.completer.backlog == 0:
-                    self.producer.wake()
-                    await asyncio.sleep(0.02)
-                    if self.producer.running or not self.producer.last_fetch_empty:
-                        continue
-                    if await self._runnable_left():
-                        continue
-                    await self.completer.flush()
+                if settled() and await self.producer.fetch_once() == 0 and settled():
                     return
+                await asyncio.sleep(0.01)  # polls in-memory state only; no query per tick
 
         await asyncio.wait_for(idle(), timeout)
-
-    async def _runnable_left(self) -> bool:
-        counts = await self.store.job_count_by_state()
-        return any(
-            c.queue in self.config.queues and c.state is JobState.ENQUEUED and c.count
-            for c in counts
-        )
 
     async def stop(self, grace: float | None = None) -> None:
         """Graceful stop: no new jobs; running ones get `grace` seconds (default from
