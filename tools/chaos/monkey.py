@@ -1,6 +1,7 @@
 """The chaos loop: every `kill_every` seconds, SIGKILL a random worker process (and start
 its replacement `restart_delay` later); halfway between kills, terminate a random share of
-the workers' database backends."""
+the workers' database backends. Beside it, a watcher restarts any worker that exits on
+its own (a crash: reported, and a failed check)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class Monkey:
         self.emit = emit
         self.terminated = 0
         self._restarts: set[asyncio.Task[None]] = set()
+        self._restarting: set[str] = set()
         self._stopping = asyncio.Event()
 
     @property
@@ -50,6 +52,25 @@ class Monkey:
         return limit is not None and len(self.pool.kills) >= limit
 
     async def run(self) -> None:
+        """The chaos loop and the crash watcher, until `stop()`."""
+        await asyncio.gather(self._chaos(), self._watch())
+
+    async def _watch(self) -> None:
+        while await self._sleep(0.2):
+            for crash in self.pool.reap_crashed(self._restarting):
+                self.emit(
+                    f"  CRASH: {crash.slot} pid {crash.pid} exited with {crash.code} on its "
+                    f"own; log {self.pool.logs[crash.pid]}"
+                )
+                self._schedule_restart(crash.slot)
+
+    def _schedule_restart(self, slot: str) -> None:
+        self._restarting.add(slot)
+        task = asyncio.create_task(self._restart(slot))
+        self._restarts.add(task)
+        task.add_done_callback(self._restarts.discard)
+
+    async def _chaos(self) -> None:
         half = self.config.kill_every / 2
         while not self.done:
             if not await self._sleep(half):
@@ -58,18 +79,17 @@ class Monkey:
             self.terminated += n
             if not await self._sleep(half):
                 return
-            alive = [s for s in self.slots if self.pool.alive(s)]
+            alive = [s for s in self.slots if s not in self._restarting and self.pool.alive(s)]
             if not alive:
                 continue
             slot = self.rng.choice(alive)
+            self._restarting.add(slot)
             kill = await asyncio.to_thread(self.pool.kill, slot)
             self.emit(
                 f"  chaos: kill -9 {slot} pid {kill.pid} (kill #{len(self.pool.kills)}); "
                 f"{n} backends terminated before it, {self.terminated} in all"
             )
-            task = asyncio.create_task(self._restart(slot))
-            self._restarts.add(task)
-            task.add_done_callback(self._restarts.discard)
+            self._schedule_restart(slot)
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep; False if the loop was asked to stop meanwhile."""
@@ -80,6 +100,7 @@ class Monkey:
     async def _restart(self, slot: str) -> None:
         await asyncio.sleep(self.config.restart_delay)
         worker = await asyncio.to_thread(self.pool.start, slot, self.spec)
+        self._restarting.discard(slot)
         self.emit(f"  chaos: restarted {slot} as pid {worker.pid}")
 
     async def stop(self, task: asyncio.Task[None]) -> None:

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,10 +25,14 @@ APP_PREFIX = "medley-chaos-"
 
 @dataclass(frozen=True, slots=True)
 class Kill:
+    """A worker death: a SIGKILL sent by the run, or (`code` set) a worker that exited
+    on its own, seen at `at`."""
+
     slot: str
     pid: int
     at: float
-    """time.time() just before the signal."""
+    """time.time() just before the signal, or when the exit was seen."""
+    code: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +92,7 @@ class WorkerPool:
         self.log_dir = log_dir
         self.workers: dict[str, Worker] = {}
         self.kills: list[Kill] = []
+        self.crashes: list[Kill] = []
         self.logs: dict[int, Path] = {}
         self.spawned = 0
 
@@ -120,6 +125,17 @@ class WorkerPool:
         worker.process.wait()
         self.kills.append(kill)
         return kill
+
+    def reap_crashed(self, skip: Collection[str]) -> list[Kill]:
+        """Workers (outside `skip`) that exited without being told to; recorded once."""
+        found = []
+        for slot, worker in self.workers.items():
+            code = None if slot in skip else worker.process.poll()
+            if code is not None and all(c.pid != worker.pid for c in self.crashes):
+                crash = Kill(slot, worker.pid, time.time(), code)
+                self.crashes.append(crash)
+                found.append(crash)
+        return found
 
     def stop(self, slot: str, timeout: float = 30.0, *, signalled: bool = False) -> int:
         """SIGTERM (graceful stop); SIGKILL after `timeout`. Returns the exit code."""

@@ -17,11 +17,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from medley.application.errors import (
     DuplicateJobError,
-    MigrationRequiredError,
     SchemaTooNewError,
 )
 from medley.application.models.jobs import JobState
 from medley.infrastructure.jobs.storage import sqlfile
+from medley.infrastructure.jobs.storage.migrate import check_applied
 from medley.infrastructure.jobs.storage.port import (
     HistoryRow,
     JobBulkParams,
@@ -131,19 +131,9 @@ class PostgresJobStore:
         return applied
 
     async def migration_check(self) -> None:
-        known = MIGRATIONS[-1][0]
         present = (await self._fetch("migration_table_exists"))[0]["present"]
-        versions = (
-            [r["version"] for r in await self._fetch("migration_get_applied")] if present else []
-        )
-        current = max(versions, default=0)
-        if current > known:
-            raise SchemaTooNewError(current, known)
-        if current < known:
-            raise MigrationRequiredError(
-                f"the database schema is at version {current}, this Medley needs {known}: "
-                "run `medley migrate`"
-            )
+        rows = await self._fetch("migration_get_applied") if present else []
+        check_applied([r["version"] for r in rows], [version for version, _, _ in MIGRATIONS])
 
     # --- jobs -------------------------------------------------------------------------
 

@@ -18,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, LiteralString, TypeVar
 
-from medley.application.errors import MigrationRequiredError, SchemaTooNewError, StorageError
+from medley.application.errors import SchemaTooNewError, StorageError
 from medley.application.models.jobs import LIVE_STATES, JobState
 from medley.infrastructure.jobs.storage import sqlfile
+from medley.infrastructure.jobs.storage.migrate import check_applied
 from medley.infrastructure.jobs.storage.port import (
     HistoryRow,
     JobBulkParams,
@@ -133,15 +134,8 @@ class SqliteJobStore:
         return await self._call("migrating", _migrate)
 
     async def migration_check(self) -> None:
-        current = await self._call("checking the schema version", _schema_version)
-        known = MIGRATIONS[-1][0]
-        if current > known:
-            raise SchemaTooNewError(current, known)
-        if current < known:
-            raise MigrationRequiredError(
-                f"the database schema is at version {current}, this Medley needs {known}: "
-                "run `medley migrate`"
-            )
+        applied = await self._call("checking the schema version", _applied_versions)
+        check_applied(applied, [version for version, _, _ in MIGRATIONS])
 
     # --- jobs -------------------------------------------------------------------------
 
@@ -339,10 +333,10 @@ def _migrate(conn: sqlite3.Connection) -> list[int]:
     return applied
 
 
-def _schema_version(conn: sqlite3.Connection) -> int:
+def _applied_versions(conn: sqlite3.Connection) -> list[int]:
     if not run(conn, "migration_table_exists")[0]["present"]:
-        return 0
-    return max((r["version"] for r in run(conn, "migration_get_applied")), default=0)
+        return []
+    return [r["version"] for r in run(conn, "migration_get_applied")]
 
 
 def _insert(conn: sqlite3.Connection, params: Sequence[JobInsertParams]) -> list[JobInsertResult]:
