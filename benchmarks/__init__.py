@@ -1,1 +1,3 @@
 """Benchmarks: `make bench`."""
+
+from __future__ import annotations

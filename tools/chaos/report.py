@@ -32,6 +32,8 @@ def print_result(cfg: ChaosConfig, result: ChaosResult, emit: Callable[[str], No
         f"  kills (kill -9): {result.kills}; worker processes started: {result.worker_starts}; "
         f"database backends terminated: {result.terminated_backends}"
     )
+    for crash, line in zip(result.crashes, result.crash_logs, strict=True):
+        emit(f"  CRASHED on its own: {crash.slot} pid {crash.pid} (exit {crash.code}): {line}")
     emit(f"  outcomes rejected by fencing (worker logs): {result.rejected_outcomes}")
     emit(
         f"  throughput: {result.throughput:.0f} jobs/s ({f.jobs} jobs in "

@@ -15,7 +15,7 @@ from tools.chaos import database as db
 from tools.chaos import execlog
 from tools.chaos.jobs import JOB_NAME
 from tools.chaos.monkey import Monkey, MonkeyConfig
-from tools.chaos.processes import WorkerPool, WorkerSpec
+from tools.chaos.processes import Kill, WorkerPool, WorkerSpec
 from tools.chaos.verify import Findings, analyse
 
 FINAL_STATES = ("succeeded", "failed", "cancelled")
@@ -65,6 +65,9 @@ class ChaosResult:
     timed_out: bool
     exit_codes: dict[str, int]
     rejected_outcomes: int
+    crashes: list[Kill]
+    """Workers that exited on their own (restarted by the run's watcher)."""
+    crash_logs: list[str]
 
     @property
     def throughput(self) -> float:
@@ -72,9 +75,11 @@ class ChaosResult:
 
     def checks(self) -> list[tuple[str, bool, str]]:
         graceful = all(code == 0 for code in self.exit_codes.values())
+        crashed = [f"{c.slot} pid {c.pid} exit {c.code}" for c in self.crashes]
         return [
             ("all jobs final before the deadline", not self.timed_out, ""),
             *self.findings.checks(),
+            ("no worker process died on its own", not self.crashes, "; ".join(crashed)),
             ("workers stopped gracefully (exit 0)", graceful, str(self.exit_codes)),
         ]
 
@@ -136,6 +141,12 @@ def count_rejections(pool: WorkerPool) -> int:
     return sum(path.read_text(errors="replace").count(REJECTED) for path in pool.logs.values())
 
 
+def last_error(path: Path) -> str:
+    """The last line of a crashed worker's log that names an error."""
+    lines = [ln for ln in path.read_text(errors="replace").splitlines() if "Error" in ln]
+    return f"{path.name}: {lines[-1].strip() if lines else '(no error line)'}"
+
+
 async def run_chaos(cfg: ChaosConfig, emit: Callable[[str], None] = print) -> ChaosResult:
     """The run; the database must be migrated and hold no jobs."""
     conn = await db.connect(cfg.database_url)
@@ -167,7 +178,7 @@ async def run_chaos(cfg: ChaosConfig, emit: Callable[[str], None] = print) -> Ch
         await conn.close()
     log = execlog.read(cfg.log_dir)
     return ChaosResult(
-        findings=analyse(jobs, history, log, pool.kills),
+        findings=analyse(jobs, history, log, [*pool.kills, *pool.crashes]),
         kills=len(pool.kills),
         terminated_backends=monkey.terminated,
         worker_starts=pool.spawned,
@@ -176,4 +187,6 @@ async def run_chaos(cfg: ChaosConfig, emit: Callable[[str], None] = print) -> Ch
         timed_out=not complete,
         exit_codes=exit_codes,
         rejected_outcomes=count_rejections(pool),
+        crashes=pool.crashes,
+        crash_logs=[last_error(pool.logs[c.pid]) for c in pool.crashes],
     )

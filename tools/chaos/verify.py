@@ -82,14 +82,16 @@ class Findings:
     def rescue_summary(self) -> str:
         if not self.rescues:
             return "no rescues"
-        delays = [r.delay for r in self.rescues]
         worst = max(self.rescues, key=lambda r: r.delay)
-        detect = statistics.median(r.rescued_at - r.kill_at for r in self.rescues)
-        refetch = statistics.median(r.fetched_at - r.rescued_at for r in self.rescues)
+        detect = [r.rescued_at - r.kill_at for r in self.rescues]
+        requeue = [r.fetched_at - r.rescued_at for r in self.rescues]
         return (
-            f"{len(delays)} rescued jobs; kill -> fetched again: median "
-            f"{statistics.median(delays):.2f}s, worst {worst.delay:.2f}s (job {worst.job}); "
-            f"median kill -> rescued {detect:.2f}s, rescued -> fetched {refetch:.2f}s"
+            f"{len(self.rescues)} rescued jobs; kill -> fetched again: median "
+            f"{statistics.median(r.delay for r in self.rescues):.2f}s, worst "
+            f"{worst.delay:.2f}s (job {worst.job}); kill -> rescued: median "
+            f"{statistics.median(detect):.2f}s, worst {max(detect):.2f}s; rescued -> fetched "
+            f"(waiting in the queue): median {statistics.median(requeue):.2f}s, worst "
+            f"{max(requeue):.2f}s"
         )
 
 

@@ -40,11 +40,17 @@ class BatchCompleter:
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
+        self._in_flight_ids: set[int] = set()
 
     def submit(self, completion: JobCompletion) -> None:
         self._pending.append(completion)
         self._idle.clear()
         self._ready.set()
+
+    def pending_ids(self) -> set[int]:
+        """Jobs whose outcome is known but not yet committed (still `processing` in the
+        database)."""
+        return {c.id for c in self._pending} | self._in_flight_ids
 
     @property
     def backlog(self) -> int:
@@ -77,6 +83,7 @@ class BatchCompleter:
         if not batch:
             return 0
         self._in_flight = len(batch)
+        self._in_flight_ids = {c.id for c in batch}
         try:
             written = set(await self.store.job_set_state_if_processing(self.worker_id, batch))
         except StorageError:
@@ -84,6 +91,7 @@ class BatchCompleter:
             raise
         finally:
             self._in_flight = 0
+            self._in_flight_ids = set()
         for completion in batch:
             if completion.id not in written:
                 # Fencing: the job was rescued, cancelled or deleted while we ran it.

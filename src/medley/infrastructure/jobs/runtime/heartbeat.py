@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import psutil
@@ -26,7 +26,7 @@ class Heartbeat(BaseService):
         concurrency: int,
         interval: float,
         running: Callable[[], int],
-        on_cancel_requested: Callable[[int], bool],
+        reconcile: Callable[[], Awaitable[int]],
     ) -> None:
         super().__init__(interval)
         self.store = store
@@ -34,13 +34,14 @@ class Heartbeat(BaseService):
         self.queues = list(queues)
         self.concurrency = concurrency
         self.running = running
-        self.on_cancel_requested = on_cancel_requested
+        self.reconcile = reconcile
         self.started_at = datetime.now(UTC)
         self._process = psutil.Process(os.getpid())
         self._process.cpu_percent(None)  # prime: the first reading is always 0
 
     async def run_once(self) -> int:
-        """Beat once; returns how many cancel requests were acted on."""
+        """Beat once, then reconcile the jobs the database says we hold with those we run;
+        returns how many needed action (cancel requested, or claimed but never started)."""
         await self.store.server_heartbeat(
             ServerParams(
                 id=self.worker_id,
@@ -54,8 +55,4 @@ class Heartbeat(BaseService):
                 started_at=self.started_at,
             )
         )
-        acted = 0
-        if self.running():
-            for job_id in await self.store.job_get_cancel_requested(self.worker_id):
-                acted += self.on_cancel_requested(job_id)
-        return acted
+        return await self.reconcile()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from medley.application.errors import StorageError
@@ -140,6 +140,13 @@ class Producer:
                 self._wake.set()
         self.completer.submit(completion)
 
+    @contextlib.asynccontextmanager
+    async def no_fetch_in_flight(self) -> AsyncIterator[None]:
+        """While inside, no claim is between its commit and `running`: what the database
+        says this worker holds can be compared with what it runs."""
+        async with self._fetch_lock:
+            yield
+
     def request_cancel(self, job_id: int) -> bool:
         """Stop a running job for a user's cancel. False if this worker doesn't run it."""
         entry = self.running.get(job_id)
@@ -154,6 +161,8 @@ class Producer:
         """Stop fetching; give running jobs `grace` seconds, then release the rest."""
         self._stopping = True
         self._wake.set()
+        async with self._fetch_lock:  # jobs of a fetch in flight are started (and waited for)
+            pass
         tasks = [task for task, _ in self.running.values()]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)

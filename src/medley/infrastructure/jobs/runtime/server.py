@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from medley.application.errors import StorageError
+from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure.jobs.maintenance.rescuer import RESCUER_INTERVAL_DEFAULT, JobRescuer
 from medley.infrastructure.jobs.maintenance.retention import (
     RETENTION_INTERVAL_DEFAULT,
@@ -126,7 +128,7 @@ class WorkerServer:
             concurrency=c.concurrency,
             interval=c.heartbeat_seconds,
             running=lambda: len(self.producer.running),
-            on_cancel_requested=self.producer.request_cancel,
+            reconcile=self._reconcile,
         )
         self.rescuer = JobRescuer(store, lease_seconds=c.lease_seconds, interval=c.rescuer_seconds)
         self.retention = JobRetention(store, c.retention, interval=c.retention_seconds)
@@ -139,6 +141,21 @@ class WorkerServer:
         self._producer_task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
         self._stopped = asyncio.Event()
+
+    async def _register(self) -> None:
+        """First heartbeat, retried with backoff: a worker must not die at start because a
+        pooled connection was cut a moment ago."""
+        delay = 0.05
+        while True:
+            try:
+                await self.heartbeat.run_once()
+                return
+            except StorageError as exc:
+                if self._stopped.is_set():
+                    raise
+                log.warning("registering worker failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def wake(self, queues: set[str] | None = None) -> None:
         """Fetch now: a job became runnable in one of `queues` (None: any)."""
@@ -153,8 +170,34 @@ class WorkerServer:
         elif channel == CHANNEL_CANCEL:  # listener reconnected: re-check by polling
             self.heartbeat.kick()
 
+    async def _reconcile(self) -> int:
+        """Act on what the database says this worker holds: stop jobs a user cancelled, and
+        give back claims that never reached `running` (the reply to a committed fetch was
+        lost with its connection) so they don't sit in `processing` while we live."""
+        async with self.producer.no_fetch_in_flight():
+            held = await self.store.job_get_held(self.worker_id)
+            busy = set(self.producer.running) | self.completer.pending_ids()
+        acted = 0
+        for job in held:
+            if job.id in busy:
+                if job.cancel_requested and self.producer.request_cancel(job.id):
+                    acted += 1
+                continue
+            log.warning("job %s is held by this worker but not running: giving it back", job.id)
+            self.completer.submit(
+                JobCompletion(
+                    id=job.id,
+                    attempt=job.attempt,
+                    state=JobState.ENQUEUED,
+                    reason=StateChangeReason.RELEASED,
+                    release=True,
+                )
+            )
+            acted += 1
+        return acted
+
     async def start(self) -> None:
-        await self.heartbeat.run_once()  # registered before the first job is claimed
+        await self._register()
         self._subscription = await self.store.subscribe(self._on_notification)
         self.completer.start()
         self.progress.start()
@@ -190,6 +233,7 @@ class WorkerServer:
             return
         self._stopped.set()
         grace = self.config.shutdown_grace_seconds if grace is None else grace
+        await self.leader.stop()  # a stopping worker must not (re)take maintenance
         await self.producer.stop(grace)
         if self._producer_task is not None:
             self._producer_task.cancel()
@@ -197,7 +241,6 @@ class WorkerServer:
         await self.completer.stop()
         await self.notifications.drain()
         await self.progress.stop()
-        await self.leader.stop()
         await self.heartbeat.stop()
         if self._subscription is not None:
             await self._subscription.close()

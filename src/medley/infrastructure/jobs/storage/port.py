@@ -134,6 +134,15 @@ class ProgressUpdate:
     message: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class HeldJob:
+    """A processing job as its owner sees it in the database."""
+
+    id: int
+    attempt: int
+    cancel_requested: bool
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobListParams:
     state: JobState | None = None
@@ -287,6 +296,12 @@ class JobStore(Protocol):
         """Delete up to `limit` matching final jobs with their history; returns their ids."""
         ...
 
+    async def job_get_held(self, worker_id: str) -> list[HeldJob]:
+        """Every processing job held by `worker_id`. Its heartbeat compares them with what
+        it runs: a claim whose reply was lost (connection cut after commit) shows up here
+        but not in memory, and is given back; cancel requests show up here too."""
+        ...
+
     async def job_get_cancel_requested(self, worker_id: str) -> list[int]:
         """Ids of jobs this worker holds that a user asked to cancel."""
         ...
@@ -328,5 +343,126 @@ class JobStore(Protocol):
         (`capabilities.listen_notify` is False)."""
         ...
 
+    # --- web --------------------------------------------------------------------------
+
+    async def user_upsert(self, name: str, password_hash: str, role: str) -> bool:
+        """Create a dashboard user or replace its password and role; True if created."""
+        ...
+
+    async def user_get(self, name: str) -> UserRow | None: ...
+
+    async def user_delete(self, name: str) -> bool:
+        """Remove a user; False if there was none."""
+        ...
+
+    async def user_count(self) -> int:
+        """How many users exist: with none, the dashboard answers loopback clients only."""
+        ...
+
+    async def token_insert(self, name: str, token_hash: str, role: str) -> int:
+        """Store an API token by its hash (the secret itself is never stored); its id."""
+        ...
+
+    async def token_get_by_hash(self, token_hash: str) -> TokenRow | None:
+        """The token with this hash, revoked or not (the caller checks `revoked_at`)."""
+        ...
+
+    async def token_revoke(self, token_id: int) -> bool:
+        """Revoke a token; False if it does not exist or was already revoked."""
+        ...
+
+    async def token_list(self) -> list[TokenRow]: ...
+
+    async def queue_set_paused(self, name: str, paused: bool) -> None:
+        """Pause or resume a queue. Workers skip a paused queue on their next fetch; jobs
+        already running finish. Idempotent."""
+        ...
+
+    async def queue_list(self) -> list[QueueRow]:
+        """Queues that were ever paused or resumed, with their current flag."""
+        ...
+
+    async def stat_count_by_state(self) -> list[StateCount]:
+        """Jobs per queue and state from the maintained counters: exact, and as cheap at
+        ten million jobs as at ten (no scan of the job table)."""
+        ...
+
+    async def stat_throughput(self, since: datetime) -> list[ThroughputRow]:
+        """Jobs that entered `succeeded` or `failed` per minute since `since` (kept a day)."""
+        ...
+
+    async def stat_queue_heads(self) -> list[QueueHeadRow]:
+        """Per queue with runnable or scheduled jobs, when its oldest runnable job became
+        due. A skip scan of the fetch index: one probe per (queue, priority)."""
+        ...
+
+    async def job_search(self, params: JobSearchParams) -> list[JobRow]:
+        """`job_list` plus a tag filter, served by indexes on (state, id), (job, id) and
+        tags; newest first, keyset-paginated (never OFFSET)."""
+        ...
+
+    async def subscribe_events(self, callback: NotificationCallback) -> Subscription | None:
+        """Deliver `CHANNEL_EVENTS` (job state and progress changes) through one shared
+        connection per store; None when the backend has no notifications (poll instead)."""
+        ...
+
 
 Opener = Callable[[], Awaitable[JobStore]]
+
+
+# --- web ----------------------------------------------------------------------------------
+# What the web layer (API auth, dashboard) reads and writes beside jobs: users, tokens,
+# paused queues, and the monitoring read model (maintained counters, never COUNT(*) over
+# the whole table). The methods are declared on `JobStore` below the same marker.
+
+CHANNEL_EVENTS = "medley_event"
+"""Notified (PostgreSQL) with comma-separated ids of jobs whose state or progress changed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserRow:
+    name: str
+    password_hash: str
+    role: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenRow:
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueRow:
+    name: str
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueHeadRow:
+    queue: str
+    oldest_due_at: datetime | None
+    """When the longest-waiting runnable job of the queue became due; None if none is."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThroughputRow:
+    minute: datetime
+    state: JobState
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSearchParams:
+    """Dashboard search: `JobListParams` plus a tag. Newest first, keyset-paginated."""
+
+    state: JobState | None = None
+    queue: str | None = None
+    job: str | None = None
+    tag: str | None = None
+    before_id: int | None = None
+    limit: int = 50

@@ -29,8 +29,9 @@ CHANNELS = (CHANNEL_JOBS, CHANNEL_CANCEL)
 class PostgresListener:
     """Shared LISTEN connection. Start it once; add and remove callbacks freely."""
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, channels: tuple[str, ...] = CHANNELS) -> None:
         self._conninfo = conninfo
+        self._channels = channels
         self._callbacks: list[NotificationCallback] = []
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -73,12 +74,12 @@ class PostgresListener:
                 log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_DELAY_MAX)
-                for channel in CHANNELS:
+                for channel in self._channels:
                     self._dispatch(channel, "")
 
     async def _listen(self) -> None:
         async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
-            for channel in CHANNELS:
+            for channel in self._channels:
                 await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             self._ready.set()
             async for note in conn.notifies():

@@ -23,6 +23,8 @@ from medley.application.models.jobs import JobState
 from medley.infrastructure.jobs.storage import sqlfile
 from medley.infrastructure.jobs.storage.migrate import check_applied
 from medley.infrastructure.jobs.storage.port import (
+    CHANNEL_EVENTS,
+    HeldJob,
     HistoryRow,
     JobBulkParams,
     JobCompletion,
@@ -32,13 +34,19 @@ from medley.infrastructure.jobs.storage.port import (
     JobListParams,
     JobRescueParams,
     JobRow,
+    JobSearchParams,
     NotificationCallback,
     ProgressUpdate,
+    QueueHeadRow,
+    QueueRow,
     ServerParams,
     ServerRow,
     StateCount,
     StoreCapabilities,
     Subscription,
+    ThroughputRow,
+    TokenRow,
+    UserRow,
 )
 from medley.infrastructure.jobs.storage.postgres._errors import map_errors
 from medley.infrastructure.jobs.storage.postgres._rows import history_row, job_row, server_row
@@ -79,6 +87,7 @@ class PostgresJobStore:
             timeout=10,
         )
         self._listener = PostgresListener(conninfo)
+        self._event_listener = PostgresListener(conninfo, channels=(CHANNEL_EVENTS,))
 
     async def open(self) -> None:
         with map_errors("connecting"):
@@ -90,6 +99,7 @@ class PostgresJobStore:
 
     async def close(self) -> None:
         await self._listener.close()
+        await self._event_listener.close()
         await self._pool.close()
 
     async def _fetch(self, name: LiteralString, params: Row | None = None) -> list[Row]:
@@ -297,6 +307,10 @@ class PostgresJobStore:
     async def job_delete_many(self, params: JobBulkParams) -> list[int]:
         return [r["id"] for r in await self._fetch("job_delete_many", _bulk_values(params))]
 
+    async def job_get_held(self, worker_id: str) -> list[HeldJob]:
+        rows = await self._fetch("job_get_held", {"worker_id": worker_id})
+        return [HeldJob(r["id"], r["attempt"], r["cancel_requested"]) for r in rows]
+
     async def job_get_cancel_requested(self, worker_id: str) -> list[int]:
         rows = await self._fetch("job_get_cancel_requested", {"worker_id": worker_id})
         return [r["id"] for r in rows]
@@ -377,6 +391,87 @@ class PostgresJobStore:
 
     async def subscribe(self, callback: NotificationCallback) -> Subscription | None:
         return await self._listener.subscribe(callback)
+
+    # --- web --------------------------------------------------------------------------
+
+    async def user_upsert(self, name: str, password_hash: str, role: str) -> bool:
+        values = {"name": name, "password_hash": password_hash, "role": role}
+        return bool((await self._fetch("user_upsert", values))[0]["created"])
+
+    async def user_get(self, name: str) -> UserRow | None:
+        rows = await self._fetch("user_get", {"name": name})
+        return UserRow(**rows[0]) if rows else None
+
+    async def user_delete(self, name: str) -> bool:
+        return bool(await self._fetch("user_delete", {"name": name}))
+
+    async def user_count(self) -> int:
+        return int((await self._fetch("user_count"))[0]["count"])
+
+    async def token_insert(self, name: str, token_hash: str, role: str) -> int:
+        values = {"name": name, "token_hash": token_hash, "role": role}
+        return int((await self._fetch("token_insert", values))[0]["id"])
+
+    async def token_get_by_hash(self, token_hash: str) -> TokenRow | None:
+        rows = await self._fetch("token_get_by_hash", {"token_hash": token_hash})
+        return TokenRow(**rows[0]) if rows else None
+
+    async def token_revoke(self, token_id: int) -> bool:
+        return bool(await self._fetch("token_revoke", {"id": token_id}))
+
+    async def token_list(self) -> list[TokenRow]:
+        return [TokenRow(**r) for r in await self._fetch("token_list")]
+
+    async def queue_set_paused(self, name: str, paused: bool) -> None:
+        await self._fetch("queue_set_paused", {"name": name, "paused": paused})
+
+    async def queue_list(self) -> list[QueueRow]:
+        return [QueueRow(**r) for r in await self._fetch("queue_list")]
+
+    async def stat_count_by_state(self) -> list[StateCount]:
+        rows = await self._fetch("stat_count_by_state")
+        return [StateCount(r["queue"], JobState(r["state"]), int(r["count"])) for r in rows]
+
+    async def stat_throughput(self, since: datetime) -> list[ThroughputRow]:
+        rows = await self._fetch("stat_throughput", {"since": since})
+        return [
+            ThroughputRow(minute=r["minute"], state=JobState(r["state"]), count=int(r["count"]))
+            for r in rows
+        ]
+
+    async def stat_queue_heads(self) -> list[QueueHeadRow]:
+        return [QueueHeadRow(**r) for r in await self._fetch("stat_queue_heads")]
+
+    async def job_search(self, params: JobSearchParams) -> list[JobRow]:
+        values: Row = {
+            "state": params.state.value if params.state else None,
+            "queue": params.queue,
+            "job": params.job,
+            "tag": params.tag,
+            "before_id": params.before_id,
+        }
+        conditions = [_SEARCH_FILTERS[k] for k, v in values.items() if v is not None]
+        query = Q["job_search"].replace(_SEARCH_ANCHOR, " AND ".join(conditions) or _SEARCH_ANCHOR)
+        values["limit"] = params.limit
+        with map_errors("searching jobs"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(query, values)
+                return [job_row(r) for r in await cur.fetchall()]
+
+    async def subscribe_events(self, callback: NotificationCallback) -> Subscription | None:
+        return await self._event_listener.subscribe(callback)
+
+
+_SEARCH_ANCHOR: LiteralString = "1 = 1"
+_SEARCH_FILTERS: dict[str, LiteralString] = {
+    "state": "state = %(state)s",
+    "queue": "queue = %(queue)s",
+    "job": "job = %(job)s",
+    "tag": "tags @> jsonb_build_array(%(tag)s::text)",
+    "before_id": "id < %(before_id)s",
+}
+if Q["job_search"].count(_SEARCH_ANCHOR) != 1:
+    raise RuntimeError("job_search must hold its filter anchor exactly once")
 
 
 def _bulk_values(params: JobBulkParams) -> Row:

@@ -23,6 +23,7 @@ from medley.application.models.jobs import LIVE_STATES, JobState
 from medley.infrastructure.jobs.storage import sqlfile
 from medley.infrastructure.jobs.storage.migrate import check_applied
 from medley.infrastructure.jobs.storage.port import (
+    HeldJob,
     HistoryRow,
     JobBulkParams,
     JobCompletion,
@@ -32,19 +33,26 @@ from medley.infrastructure.jobs.storage.port import (
     JobListParams,
     JobRescueParams,
     JobRow,
+    JobSearchParams,
     NotificationCallback,
     ProgressUpdate,
+    QueueHeadRow,
+    QueueRow,
     ServerParams,
     ServerRow,
     StateCount,
     StoreCapabilities,
     Subscription,
+    ThroughputRow,
+    TokenRow,
+    UserRow,
 )
 from medley.infrastructure.jobs.storage.sqlite._errors import map_errors
 from medley.infrastructure.jobs.storage.sqlite._rows import (
     history_row,
     job_row,
     server_row,
+    to_datetime,
     to_seconds,
 )
 from medley.infrastructure.jobs.storage.sqlite._sql import (
@@ -247,6 +255,11 @@ class SqliteJobStore:
             "deleting jobs", lambda c: in_transaction(c, _bulk, (params, "job_delete_many"))
         )
 
+    async def job_get_held(self, worker_id: str) -> list[HeldJob]:
+        values = {"worker_id": worker_id}
+        rows = await self._call("reading held jobs", lambda c: run(c, "job_get_held", values))
+        return [HeldJob(r["id"], r["attempt"], bool(r["cancel_requested"])) for r in rows]
+
     async def job_get_cancel_requested(self, worker_id: str) -> list[int]:
         values = {"worker_id": worker_id}
         rows = await self._call(
@@ -310,6 +323,94 @@ class SqliteJobStore:
     async def subscribe(self, callback: NotificationCallback) -> Subscription | None:
         return None  # no LISTEN/NOTIFY in SQLite: workers poll
 
+    # --- web --------------------------------------------------------------------------
+
+    async def user_upsert(self, name: str, password_hash: str, role: str) -> bool:
+        values = {"name": name, "password_hash": password_hash, "role": role, "now": time.time()}
+        rows = await self._call("storing a user", lambda c: write(c, "user_upsert", values))
+        return bool(rows[0]["created"])
+
+    async def user_get(self, name: str) -> UserRow | None:
+        rows = await self._call("reading a user", lambda c: run(c, "user_get", {"name": name}))
+        return _user_row(rows[0]) if rows else None
+
+    async def user_delete(self, name: str) -> bool:
+        values = {"name": name}
+        return bool(await self._call("deleting a user", lambda c: write(c, "user_delete", values)))
+
+    async def user_count(self) -> int:
+        rows = await self._call("counting users", lambda c: run(c, "user_count"))
+        return int(rows[0]["count"])
+
+    async def token_insert(self, name: str, token_hash: str, role: str) -> int:
+        values = {"name": name, "token_hash": token_hash, "role": role, "now": time.time()}
+        rows = await self._call("storing a token", lambda c: write(c, "token_insert", values))
+        return int(rows[0]["id"])
+
+    async def token_get_by_hash(self, token_hash: str) -> TokenRow | None:
+        values = {"token_hash": token_hash}
+        rows = await self._call("reading a token", lambda c: run(c, "token_get_by_hash", values))
+        return _token_row(rows[0]) if rows else None
+
+    async def token_revoke(self, token_id: int) -> bool:
+        values = {"id": token_id, "now": time.time()}
+        return bool(
+            await self._call("revoking a token", lambda c: write(c, "token_revoke", values))
+        )
+
+    async def token_list(self) -> list[TokenRow]:
+        rows = await self._call("listing tokens", lambda c: run(c, "token_list"))
+        return [_token_row(r) for r in rows]
+
+    async def queue_set_paused(self, name: str, paused: bool) -> None:
+        values = {"name": name, "paused": paused, "now": time.time()}
+        await self._call("pausing a queue", lambda c: write(c, "queue_set_paused", values))
+
+    async def queue_list(self) -> list[QueueRow]:
+        rows = await self._call("listing queues", lambda c: run(c, "queue_list"))
+        return [QueueRow(name=r["name"], paused=bool(r["paused"])) for r in rows]
+
+    async def stat_count_by_state(self) -> list[StateCount]:
+        rows = await self._call("reading counters", lambda c: run(c, "stat_count_by_state"))
+        return [StateCount(r["queue"], JobState(r["state"]), r["count"]) for r in rows]
+
+    async def stat_throughput(self, since: datetime) -> list[ThroughputRow]:
+        values = {"since": max(to_seconds(since), 1.0)}
+        rows = await self._call("reading throughput", lambda c: run(c, "stat_throughput", values))
+        return [
+            ThroughputRow(
+                minute=to_datetime(r["minute"]), state=JobState(r["state"]), count=r["count"]
+            )
+            for r in rows
+        ]
+
+    async def stat_queue_heads(self) -> list[QueueHeadRow]:
+        return await self._call("reading queue heads", _queue_heads)
+
+    async def job_search(self, params: JobSearchParams) -> list[JobRow]:
+        values: dict[str, Any] = {
+            "state": params.state.value if params.state else None,
+            "queue": params.queue,
+            "job": params.job,
+            "tag": params.tag,
+            "before_id": params.before_id,
+        }
+        conditions = [_SEARCH_FILTERS[k] for k, v in values.items() if v is not None]
+        sql = Q["job_search"].replace(_LIST_ANCHOR, " AND ".join(conditions) or _LIST_ANCHOR)
+        values["limit"] = params.limit
+        rows = await self._call("searching jobs", lambda c: execute(c, sql, values).fetchall())
+        return [job_row(r) for r in rows]
+
+    async def subscribe_events(self, callback: NotificationCallback) -> Subscription | None:
+        return None  # no notifications in SQLite: event streams poll
+
+
+_SEARCH_FILTERS: dict[str, LiteralString] = {
+    **_LIST_FILTERS,
+    "tag": "EXISTS (SELECT 1 FROM json_each(medley_job.tags) WHERE value = :tag)",
+}
+if Q["job_search"].count(_LIST_ANCHOR) != 1:
+    raise RuntimeError("job_search must hold its filter anchor exactly once")
 
 # --- on the store's thread -------------------------------------------------------------
 
@@ -449,3 +550,49 @@ def _rescue(conn: sqlite3.Connection, params: JobRescueParams) -> list[sqlite3.R
     ]
     changes = {"candidates": json.dumps(candidates), "error": WORKER_LOST_ERROR, "now": now}
     return run(conn, "job_rescue", changes)
+
+
+# --- web, on the store's thread ----------------------------------------------------------
+
+QUEUE_HEADS_MAX = 10_000
+"""Bound on the skip scan's steps (distinct (queue, priority) groups), against a runaway."""
+
+
+def _queue_heads(conn: sqlite3.Connection) -> list[QueueHeadRow]:
+    """Skip-scan medley_job_fetch_idx one (queue, priority) group at a time; the first
+    entry of each group is its earliest run_at."""
+    now = time.time()
+    oldest: dict[str, float | None] = {}
+    key: dict[str, Any] = {"queue": "", "priority": -(2**63)}
+    for _ in range(QUEUE_HEADS_MAX):
+        rows = run(conn, "stat_queue_heads", key)
+        if not rows:
+            break
+        queue, priority, run_at = rows[0]["queue"], rows[0]["priority"], rows[0]["run_at"]
+        due = run_at if run_at <= now else None
+        known = oldest.get(queue)
+        oldest[queue] = due if known is None else (known if due is None else min(known, due))
+        key = {"queue": queue, "priority": priority}
+    return [
+        QueueHeadRow(queue=q, oldest_due_at=None if at is None else to_datetime(at))
+        for q, at in sorted(oldest.items())
+    ]
+
+
+def _user_row(r: sqlite3.Row) -> UserRow:
+    return UserRow(
+        name=r["name"],
+        password_hash=r["password_hash"],
+        role=r["role"],
+        created_at=to_datetime(r["created_at"]),
+    )
+
+
+def _token_row(r: sqlite3.Row) -> TokenRow:
+    return TokenRow(
+        id=r["id"],
+        name=r["name"],
+        role=r["role"],
+        created_at=to_datetime(r["created_at"]),
+        revoked_at=None if r["revoked_at"] is None else to_datetime(r["revoked_at"]),
+    )

@@ -56,10 +56,12 @@ SELECT pg_notify('medley_job', q) FROM unnest(%(queues)s::text[]) AS q
 -- name: job_fetch_available
 -- Claim a batch in one statement. SKIP LOCKED lets concurrent fetchers pass over rows
 -- another transaction is claiming instead of waiting on them. Due `scheduled` jobs are
--- claimed directly, so no mover has to run first. Served by medley_job_fetch_idx.
+-- claimed directly, so no mover has to run first. Served by medley_job_fetch_idx. A paused
+-- queue (medley_queue) yields nothing: one primary-key probe, evaluated once per statement.
 WITH claimable AS (
     SELECT id, state AS from_state FROM medley_job
     WHERE queue = %(queue)s AND state IN ('enqueued', 'scheduled') AND run_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM medley_queue p WHERE p.name = %(queue)s AND p.paused)
     ORDER BY priority, run_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -266,6 +268,11 @@ history AS (
 )
 SELECT id FROM deleted ORDER BY id
 
+-- name: job_get_held
+-- Served by medley_job_processing_idx.
+SELECT id, attempt, cancel_requested FROM medley_job
+WHERE state = 'processing' AND lease_owner = %(worker_id)s
+
 -- name: job_get_cancel_requested
 SELECT id FROM medley_job
 WHERE state = 'processing' AND lease_owner = %(worker_id)s AND cancel_requested
@@ -294,7 +301,10 @@ rescued AS (
     UPDATE medley_job j
     SET state = CASE WHEN j.cancel_requested THEN 'cancelled'
                      WHEN j.attempt < j.max_attempts THEN 'scheduled' ELSE 'failed' END,
-        run_at = CASE WHEN j.attempt < j.max_attempts THEN u.run_at ELSE j.run_at END,
+        -- least(): a job rescued for an immediate retry keeps its place in the queue
+        -- instead of going behind the whole backlog.
+        run_at = CASE WHEN j.attempt < j.max_attempts THEN least(j.run_at, u.run_at)
+                      ELSE j.run_at END,
         finished_at = CASE WHEN j.attempt < j.max_attempts AND NOT j.cancel_requested
                            THEN NULL ELSE now() END,
         error = %(error)s::jsonb,
@@ -308,8 +318,12 @@ rescued AS (
 history AS (
     INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt, worker, error)
     SELECT id, 'processing', state, 'rescued', attempt, old_owner, error FROM rescued
+),
+notified AS (
+    SELECT pg_notify('medley_job', q.queue)
+    FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'scheduled' AND run_at <= now()) q
 )
-SELECT * FROM rescued
+SELECT * FROM rescued WHERE (SELECT count(*) FROM notified) >= 0
 
 -- name: job_prune
 WITH pruned AS (

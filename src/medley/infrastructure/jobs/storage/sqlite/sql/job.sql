@@ -60,13 +60,15 @@ SELECT NULL AS unused WHERE 0
 -- IMMEDIATE), so concurrent fetchers queue up and never see the same row as claimable.
 -- RETURNING shows rows after the change only, so the history, which needs the state
 -- before, is written first from the same candidate query (same snapshot, same order).
--- Due `scheduled` jobs are claimed directly. Served by medley_job_fetch_idx.
+-- Due `scheduled` jobs are claimed directly. Served by medley_job_fetch_idx. A paused
+-- queue (medley_queue) yields nothing: one primary-key probe of a tiny table.
 INSERT INTO medley_job_history (job_id, at, from_state, to_state, reason, attempt, worker)
 SELECT id, :now, state, 'processing', 'fetched', attempt + 1, :worker_id
 FROM medley_job
 WHERE id IN (
     SELECT id FROM medley_job
     WHERE queue = :queue AND state IN ('enqueued', 'scheduled') AND run_at <= :now
+      AND NOT EXISTS (SELECT 1 FROM medley_queue p WHERE p.name = :queue AND p.paused)
     ORDER BY priority, run_at, id
     LIMIT :limit
 );
@@ -77,6 +79,7 @@ SET state = 'processing', attempt = attempt + 1, lease_owner = :worker_id,
 WHERE id IN (
     SELECT id FROM medley_job
     WHERE queue = :queue AND state IN ('enqueued', 'scheduled') AND run_at <= :now
+      AND NOT EXISTS (SELECT 1 FROM medley_queue p WHERE p.name = :queue AND p.paused)
     ORDER BY priority, run_at, id
     LIMIT :limit
 )
@@ -215,6 +218,11 @@ WHERE id IN (SELECT value FROM json_each(:ids))
 DELETE FROM medley_job_history WHERE job_id IN (SELECT value FROM json_each(:ids));
 DELETE FROM medley_job WHERE id IN (SELECT value FROM json_each(:ids))
 
+-- name: job_get_held
+-- Served by medley_job_processing_idx.
+SELECT id, attempt, cancel_requested FROM medley_job
+WHERE state = 'processing' AND lease_owner = :worker_id
+
 -- name: job_get_cancel_requested
 -- Served by medley_job_processing_idx.
 SELECT id FROM medley_job
@@ -251,7 +259,8 @@ WHERE j.state = 'processing' AND j.lease_owner = u.owner AND j.attempt = u.attem
 UPDATE medley_job AS j NOT INDEXED
 SET state = CASE WHEN j.cancel_requested THEN 'cancelled'
                  WHEN j.attempt < j.max_attempts THEN 'scheduled' ELSE 'failed' END,
-    run_at = CASE WHEN j.attempt < j.max_attempts THEN u.run_at ELSE j.run_at END,
+    run_at = CASE WHEN j.attempt < j.max_attempts THEN min(j.run_at, u.run_at)
+                  ELSE j.run_at END,
     finished_at = CASE WHEN j.attempt < j.max_attempts AND NOT j.cancel_requested
                        THEN NULL ELSE :now END,
     error = :error,

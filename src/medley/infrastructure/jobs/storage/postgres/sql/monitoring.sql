@@ -1,0 +1,48 @@
+-- The dashboard's read model. Counts come from medley_stat (maintained by triggers, see
+-- migration 0004) plus the deltas not yet folded in, read in one snapshot: a few hundred
+-- rows whatever the size of medley_job.
+
+-- name: stat_count_by_state
+SELECT queue, state, sum(count)::bigint AS count FROM (
+    SELECT queue, state, count FROM medley_stat WHERE minute = 'epoch'
+    UNION ALL
+    SELECT queue, state, delta FROM medley_stat_delta WHERE minute = 'epoch'
+) s
+GROUP BY queue, state HAVING sum(count) <> 0
+ORDER BY queue, state
+
+-- name: stat_throughput
+SELECT minute, state, sum(count)::bigint AS count FROM (
+    SELECT minute, state, count FROM medley_stat WHERE minute >= %(since)s
+    UNION ALL
+    SELECT minute, state, delta FROM medley_stat_delta WHERE minute >= %(since)s
+) s
+GROUP BY minute, state ORDER BY minute, state
+
+-- name: stat_queue_heads
+-- A skip scan of medley_job_fetch_idx (queue, priority, run_at, id): the recursion jumps
+-- from one (queue, priority) group to the next, and the first entry of each group is its
+-- earliest run_at. If that is in the future, nothing in the group is due yet.
+WITH RECURSIVE heads AS (
+    (SELECT queue, priority, run_at FROM medley_job
+     WHERE state IN ('enqueued', 'scheduled')
+     ORDER BY queue, priority, run_at, id LIMIT 1)
+    UNION ALL
+    SELECT nxt.queue, nxt.priority, nxt.run_at FROM heads h
+    CROSS JOIN LATERAL (
+        SELECT queue, priority, run_at FROM medley_job
+        WHERE state IN ('enqueued', 'scheduled') AND (queue, priority) > (h.queue, h.priority)
+        ORDER BY queue, priority, run_at, id LIMIT 1
+    ) nxt
+)
+SELECT queue, min(run_at) FILTER (WHERE run_at <= now()) AS oldest_due_at
+FROM heads GROUP BY queue ORDER BY queue
+
+-- name: job_search
+-- The adapter replaces the anchor (the WHERE line) with the filters in use, chosen from fixed
+-- fragments (values are always bound), so each combination gets its own plan: by
+-- medley_job_state_idx, medley_job_name_idx, medley_job_tags_idx or the primary key.
+SELECT * FROM medley_job
+WHERE 1 = 1
+ORDER BY id DESC
+LIMIT %(limit)s
