@@ -60,6 +60,20 @@ class Settings(BaseSettings):
     """`console` or `json` (one object per line). Default `console`."""
     log_level: str = "INFO"
     """Level of Medley's loggers when the CLI configures logging. Default INFO."""
+    # --- web (`medley serve`) -------------------------------------------------------------
+    host: str = "127.0.0.1"
+    """Address `medley serve` listens on. Default 127.0.0.1 (this machine only)."""
+    port: int = Field(default=8000, ge=0, le=65535)
+    """Port `medley serve` listens on. Default 8000; 0 picks a free one."""
+    with_worker: bool | None = None
+    """Run a worker inside `medley serve`. Default: yes on SQLite, no on PostgreSQL."""
+    secret_key: str = ""
+    """Key that signs dashboard session cookies. Default empty: a random key per process
+    (sessions end at restart; set it when several processes serve one dashboard)."""
+    session_seconds: float = Field(default=12 * 3600.0, gt=0)
+    """How long a dashboard login lasts. Default 43200 (12 h)."""
+    cookie_secure: bool | None = None
+    """Mark the session cookie `Secure`. Default: when the request came over HTTPS."""
 
     def import_list(self) -> list[str]:
         return [m.strip() for m in self.imports.split(",") if m.strip()]

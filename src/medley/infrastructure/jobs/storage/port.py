@@ -49,6 +49,9 @@ class JobInsertParams:
     timeout_seconds: float | None
     unique_key: str | None
     tags: Sequence[str] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Stored with the job, not passed to it: the enqueuing request's `request_id` and
+    trace context, so one id follows a web request into its background work."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,8 @@ class JobRow:
     run_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    meta: dict[str, Any] = field(default_factory=dict)
+    """What `JobInsertParams.meta` stored (request id, trace context)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,6 +129,8 @@ class JobCompletion:
     job: str = ""
     """The job's name and queue: not written, carried for notifications and metrics."""
     queue: str = ""
+    duration: float | None = None
+    """How long the attempt ran, in seconds: not written, carried for metrics."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -406,6 +413,28 @@ class JobStore(Protocol):
         connection per store; None when the backend has no notifications (poll instead)."""
         ...
 
+    # --- observability ----------------------------------------------------------------
+
+    async def job_log_append(self, params: JobLogAppendParams) -> int:
+        """Store captured log lines of running jobs (many jobs, one statement), numbering
+        each job's lines on from its last stored one, then drop each job's oldest lines
+        beyond `max_lines` / `max_bytes`. Lines of a job deleted meanwhile are skipped.
+        Returns how many lines were stored. Safe under concurrency (a zombie attempt's
+        clashing line numbers are skipped, never an error)."""
+        ...
+
+    async def job_log_list(self, params: JobLogListParams) -> JobLogRows:
+        """A job's stored lines oldest first (after `after_seq`), and how many older lines
+        were dropped to keep within the bounds."""
+        ...
+
+    async def stat_job_performance(self, params: StatWindowParams) -> list[JobPerformanceRow]:
+        """Per job name, the jobs that finished since `params.since`: counts by final state,
+        retries, and percentiles of run time and queue wait (nearest rank, the same on
+        every backend). Served by medley_job_finished_idx; for `medley stats`, not for a
+        hot path."""
+        ...
+
 
 Opener = Callable[[], Awaitable[JobStore]]
 
@@ -466,3 +495,83 @@ class JobSearchParams:
     tag: str | None = None
     before_id: int | None = None
     limit: int = 50
+
+
+# --- observability ------------------------------------------------------------------------
+# Per-job log lines (stored with the job, bounded) and the performance read model of
+# `medley stats`. The methods are declared on `JobStore` below the same marker.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobLogEntry:
+    """One captured line of a running job."""
+
+    job_id: int
+    attempt: int
+    at: datetime
+    level: str
+    logger: str
+    message: str
+    offset: int = 1
+    """Position among this job's lines of one append, counting lines dropped in memory
+    before the append (1 = right after the last stored line)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobLogAppendParams:
+    entries: Sequence[JobLogEntry]
+    max_lines: int
+    """Lines kept per job; older ones are deleted."""
+    max_bytes: int
+    """UTF-8 bytes of messages kept per job; older lines are deleted."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobLogListParams:
+    job_id: int
+    after_seq: int = 0
+    """Only lines numbered above this (0: from the oldest kept)."""
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobLogRow:
+    seq: int
+    """The line's number among every line the job ever logged (dropped ones included)."""
+    attempt: int
+    at: datetime
+    level: str
+    logger: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobLogRows:
+    lines: list[JobLogRow]
+    dropped: int
+    """Older lines deleted to keep within the bounds (the marker's figure)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatWindowParams:
+    since: datetime
+    job: str | None = None
+    queue: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobPerformanceRow:
+    job: str
+    succeeded: int
+    failed: int
+    cancelled: int
+    retries: int
+    """Attempts beyond the first, over the jobs counted."""
+    run_p50: float | None
+    run_p95: float | None
+    run_p99: float | None
+    run_max: float | None
+    """Seconds of the last attempt of succeeded jobs."""
+    wait_p50: float | None
+    wait_p95: float | None
+    """Seconds from runnable (enqueued, or due) to the last attempt's start."""

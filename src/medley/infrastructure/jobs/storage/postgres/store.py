@@ -168,21 +168,11 @@ class PostgresJobStore:
     async def _insert_unnest(
         self, conn: psycopg.AsyncConnection[Any], params: Sequence[JobInsertParams]
     ) -> list[JobInsertResult]:
-        columns: Row = {
-            "job": [p.job for p in params],
-            "queue": [p.queue for p in params],
-            "priority": [p.priority for p in params],
-            "state": [p.state.value for p in params],
-            "args": [p.payload_json[0] for p in params],
-            "kwargs": [p.payload_json[1] for p in params],
-            "run_at": [p.run_at for p in params],
-            "max_attempts": [p.max_attempts for p in params],
-            "timeout_seconds": [p.timeout_seconds for p in params],
-            "unique_key": [p.unique_key for p in params],
-            "tags": [_tags_json(p.tags) for p in params],
-        }
         cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(Q["job_insert_many"], columns)
+        if len(params) == 1:
+            await cur.execute(Q["job_insert_one"], _one_values(params[0]))
+        else:
+            await cur.execute(Q["job_insert_many"], _many_values(params))
         inserted = sorted(await cur.fetchall(), key=lambda r: r["id"])
         existing: dict[str, Row] = {}
         if len(inserted) < len(params):
@@ -472,6 +462,38 @@ _SEARCH_FILTERS: dict[str, LiteralString] = {
 }
 if Q["job_search"].count(_SEARCH_ANCHOR) != 1:
     raise RuntimeError("job_search must hold its filter anchor exactly once")
+
+
+def _one_values(p: JobInsertParams) -> Row:
+    return {
+        "job": p.job,
+        "queue": p.queue,
+        "priority": p.priority,
+        "state": p.state.value,
+        "args": p.payload_json[0],
+        "kwargs": p.payload_json[1],
+        "run_at": p.run_at,
+        "max_attempts": p.max_attempts,
+        "timeout_seconds": p.timeout_seconds,
+        "unique_key": p.unique_key,
+        "tags": _tags_json(p.tags),
+    }
+
+
+def _many_values(params: Sequence[JobInsertParams]) -> Row:
+    return {
+        "job": [p.job for p in params],
+        "queue": [p.queue for p in params],
+        "priority": [p.priority for p in params],
+        "state": [p.state.value for p in params],
+        "args": [p.payload_json[0] for p in params],
+        "kwargs": [p.payload_json[1] for p in params],
+        "run_at": [p.run_at for p in params],
+        "max_attempts": [p.max_attempts for p in params],
+        "timeout_seconds": [p.timeout_seconds for p in params],
+        "unique_key": [p.unique_key for p in params],
+        "tags": [_tags_json(p.tags) for p in params],
+    }
 
 
 def _bulk_values(params: JobBulkParams) -> Row:

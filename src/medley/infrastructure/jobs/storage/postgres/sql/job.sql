@@ -8,15 +8,15 @@ WITH input AS (
         %(job)s::text[], %(queue)s::text[], %(priority)s::int[], %(state)s::text[],
         %(args)s::jsonb[], %(kwargs)s::jsonb[], %(run_at)s::timestamptz[],
         %(max_attempts)s::int[], %(timeout_seconds)s::float8[], %(unique_key)s::text[],
-        %(tags)s::jsonb[]
+        %(tags)s::jsonb[], %(meta)s::jsonb[]
     ) WITH ORDINALITY AS i(job, queue, priority, state, args, kwargs, run_at, max_attempts,
-                           timeout_seconds, unique_key, tags, ord)
+                           timeout_seconds, unique_key, tags, meta, ord)
 ),
 inserted AS (
     INSERT INTO medley_job (job, queue, priority, state, args, kwargs, run_at, max_attempts,
-                            timeout_seconds, unique_key, tags)
+                            timeout_seconds, unique_key, tags, meta)
     SELECT job, queue, priority, state, args, kwargs, coalesce(run_at, now()), max_attempts,
-           timeout_seconds, unique_key, tags
+           timeout_seconds, unique_key, tags, meta
     FROM input ORDER BY ord
     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
         AND state IN ('scheduled', 'enqueued', 'processing', 'awaiting') DO NOTHING
@@ -33,6 +33,28 @@ notified AS (
 )
 SELECT id, state, unique_key, (SELECT count(*) FROM notified) AS notified FROM inserted
 
+-- name: job_insert_one
+-- The single-enqueue path (a web request enqueuing one job): scalar parameters instead of
+-- one-element arrays, otherwise the same as job_insert_many.
+WITH inserted AS (
+    INSERT INTO medley_job (job, queue, priority, state, args, kwargs, run_at, max_attempts,
+                            timeout_seconds, unique_key, tags)
+    VALUES (%(job)s, %(queue)s, %(priority)s, %(state)s, %(args)s::jsonb, %(kwargs)s::jsonb,
+            coalesce(%(run_at)s::timestamptz, now()), %(max_attempts)s,
+            %(timeout_seconds)s::float8, %(unique_key)s::text, %(tags)s::jsonb)
+    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
+        AND state IN ('scheduled', 'enqueued', 'processing', 'awaiting') DO NOTHING
+    RETURNING id, state, queue, unique_key
+),
+history AS (
+    INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt)
+    SELECT id, NULL, state, CASE state WHEN 'scheduled' THEN 'scheduled' ELSE 'enqueued' END, 0
+    FROM inserted
+)
+SELECT id, state, unique_key,
+       (SELECT pg_notify('medley_job', queue) FROM inserted WHERE state = 'enqueued') AS notified
+FROM inserted
+
 -- name: job_get_live_by_unique_key
 SELECT id, state, unique_key FROM medley_job
 WHERE unique_key = ANY(%(unique_keys)s::text[])
@@ -45,7 +67,7 @@ SELECT nextval('medley_job_id_seq') AS id, now() AS now FROM generate_series(1, 
 
 -- name: job_copy
 COPY medley_job (id, job, queue, priority, state, args, kwargs, run_at, max_attempts,
-                 timeout_seconds, tags) FROM STDIN
+                 timeout_seconds, tags, meta) FROM STDIN
 
 -- name: job_history_copy
 COPY medley_job_history (job_id, to_state, reason, attempt) FROM STDIN
@@ -78,7 +100,11 @@ history AS (
     INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt, worker)
     SELECT id, from_state, 'processing', 'fetched', attempt, %(worker_id)s FROM claimed
 )
-SELECT * FROM claimed ORDER BY priority, run_at, id
+-- Only the columns a worker needs: every jsonb column returned is decoded per job.
+SELECT id, job, queue, priority, state, args, kwargs, attempt, max_attempts, timeout_seconds,
+       unique_key, tags, progress_fraction, progress_message, NULL::jsonb AS result,
+       error, lease_owner, cancel_requested, created_at, run_at, started_at, finished_at
+FROM claimed ORDER BY priority, run_at, id
 
 -- name: job_set_state_if_processing
 -- Completions of many jobs in one statement. The guard (still processing, same owner,

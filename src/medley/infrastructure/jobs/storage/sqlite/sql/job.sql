@@ -11,9 +11,9 @@
 -- is the partial unique index, so a row whose key a live job holds is skipped; the adapter
 -- then finds the holder with job_get_live_by_unique_key.
 INSERT INTO medley_job (id, job, queue, priority, state, args, kwargs, run_at, max_attempts,
-                        timeout_seconds, unique_key, tags, created_at)
+                        timeout_seconds, unique_key, tags, meta, created_at)
 VALUES (:id, :job, :queue, :priority, :state, :args, :kwargs, coalesce(:run_at, :now),
-        :max_attempts, :timeout_seconds, :unique_key, :tags, :now)
+        :max_attempts, :timeout_seconds, :unique_key, :tags, :meta, :now)
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
     AND state IN ('scheduled', 'enqueued', 'processing', 'awaiting') DO NOTHING
 

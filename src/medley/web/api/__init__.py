@@ -1,0 +1,1 @@
+"""The REST API under /api (contract in DESIGN.md; OpenAPI at /openapi.json)."""

@@ -1,0 +1,1 @@
+"""Who is calling: API bearer tokens, dashboard users and their signed sessions."""
