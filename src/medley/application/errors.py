@@ -4,8 +4,12 @@
     ├── JobNotFoundError
     ├── UnknownJobError
     ├── InvalidArgumentsError
-    │   └── PayloadTooLargeError
+    │   ├── PayloadTooLargeError
+    │   └── InvalidScheduleError
     ├── InvalidTransitionError
+    ├── RecurringJobNotFoundError
+    ├── BatchNotFoundError
+    ├── BatchClosedError
     ├── DuplicateJobError
     ├── WaitTimeoutError
     ├── ConfigError
@@ -124,3 +128,34 @@ class SchemaTooNewError(MigrationRequiredError):
             f"the database schema is at version {applied} but this Medley knows only up to "
             f"{known}: upgrade Medley before using this database"
         )
+
+
+# --- workflows --------------------------------------------------------------------------
+
+
+class InvalidScheduleError(InvalidArgumentsError):
+    """The cron expression or time zone is not valid."""
+
+
+class RecurringJobNotFoundError(MedleyError):
+    """No recurring job has this name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"recurring job {name!r} not found")
+
+
+class BatchNotFoundError(MedleyError):
+    """No batch has this id."""
+
+    def __init__(self, batch_id: int) -> None:
+        self.batch_id = batch_id
+        super().__init__(f"batch {batch_id} not found")
+
+
+class BatchClosedError(MedleyError):
+    """The batch has finished: it takes no more jobs."""
+
+    def __init__(self, batch_id: int) -> None:
+        self.batch_id = batch_id
+        super().__init__(f"batch {batch_id} has finished: it takes no more jobs")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -49,6 +49,10 @@ class StateChangeReason(StrEnum):
     RELEASED = "released"
     SNOOZED = "snoozed"
     RETRIED_BY_USER = "retried_by_user"
+    CONTINUED = "continued"
+    """An awaiting job was released: the jobs it depends on (or its batch) finished."""
+    DEPENDENCY_FAILED = "dependency_failed"
+    """An awaiting job was cancelled: a job it needs to succeed ended failed or cancelled."""
 
 
 class JobOptions(BaseModel):
@@ -64,6 +68,11 @@ class JobOptions(BaseModel):
     timeout: timedelta | None = None
     unique_key: str | None = None
     tags: tuple[str, ...] = ()
+    depends_on: tuple[int, ...] = ()
+    """Continuation: the job waits in `awaiting` until these jobs finish (see `continue_on`)."""
+    continue_on: Literal["success", "any"] = "success"
+    """`success`: run once every parent succeeded; a parent that ends failed or cancelled
+    cancels this job (and its own dependants). `any`: run once every parent is final."""
 
     @field_validator("run_at")
     @classmethod
@@ -135,6 +144,9 @@ class JobInfo(BaseModel):
     finished_at: datetime | None = None
     cancel_requested: bool = False
     history: list[StateChange] = Field(default_factory=list)
+    batch_id: int | None = None
+    depends_on: list[int] = Field(default_factory=list)
+    continue_on: Literal["success", "any"] | None = None
 
 
 class JobFilter(BaseModel):

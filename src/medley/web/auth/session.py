@@ -27,6 +27,7 @@ class SessionSigner:
     """Turns sessions into cookie values and back."""
 
     def __init__(self, secret: str, max_age_seconds: float) -> None:
+        self.secret = secret
         self._serializer = URLSafeTimedSerializer(secret, salt="medley-dashboard-session")
         self.max_age_seconds = max_age_seconds
 

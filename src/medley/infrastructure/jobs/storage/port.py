@@ -52,6 +52,11 @@ class JobInsertParams:
     meta: dict[str, Any] = field(default_factory=dict)
     """Stored with the job, not passed to it: the enqueuing request's `request_id` and
     trace context, so one id follows a web request into its background work."""
+    depends_on: Sequence[int] = ()
+    """Continuation parents (state must then be `awaiting`); see `JobOptions.depends_on`."""
+    continue_on: str = "success"
+    batch_id: int | None = None
+    """Set by the adapter for the members of a batch it inserts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,13 @@ class JobRow:
     finished_at: datetime | None
     meta: dict[str, Any] = field(default_factory=dict)
     """What `JobInsertParams.meta` stored (request id, trace context)."""
+    batch_id: int | None = None
+    depends_on: list[int] = field(default_factory=list)
+    continue_on: str | None = None
+    dependants: int = 0
+    """How many continuations were ever declared on this job (a hint, never decremented)."""
+    batch_pending: bool = False
+    """A batch member whose final outcome its batch has not counted yet."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -436,6 +448,62 @@ class JobStore(Protocol):
         ...
 
 
+    # --- workflows --------------------------------------------------------------------
+    # Continuations need no methods of their own: `job_insert_many` takes `depends_on`, and
+    # every write that ends a job (completion, cancel, rescue, delete) releases or cancels
+    # its dependants and counts it in its batch in the same transaction.
+
+    async def batch_insert(self, params: BatchInsertParams) -> BatchInsertResult:
+        """Create a batch with its callbacks (`awaiting` until the batch finishes) and its
+        jobs, atomically. Callbacks are enqueued exactly once: by the transaction that
+        finishes the last member."""
+        ...
+
+    async def batch_add(
+        self, batch_id: int, params: Sequence[JobInsertParams]
+    ) -> list[JobInsertResult]:
+        """Add jobs to a batch that has not finished (a member may fan out while it runs).
+        Raises `BatchNotFoundError`, or `BatchClosedError` once its last job finished."""
+        ...
+
+    async def batch_get(self, batch_id: int) -> BatchRow | None: ...
+
+    async def recurring_upsert(self, params: RecurringUpsertParams) -> RecurringRow:
+        """Create or redefine a recurring job by name. The schedule (`next_run_at`) is kept
+        unless the cron or time zone changed, and a pause survives redefinition, so that
+        every worker may upsert the jobs declared in code when it starts."""
+        ...
+
+    async def recurring_get(self, name: str) -> RecurringRow | None: ...
+
+    async def recurring_list(self) -> list[RecurringRow]:
+        """All recurring jobs by name, with the state of each one's last job."""
+        ...
+
+    async def recurring_list_due(self, now: datetime, limit: int) -> list[RecurringRow]:
+        """Unpaused recurring jobs whose next tick is at or before `now`, earliest first."""
+        ...
+
+    async def recurring_fire(self, params: RecurringFireParams) -> list[JobInsertResult] | None:
+        """Enqueue the jobs of a tick and record the last run, atomically. With
+        `expected_next_run_at`, only if the stored next tick still equals it (and the job
+        is not paused), moving it to `next_run_at`: a compare-and-set, so a tick is fired
+        once however many schedulers race. Returns None when the race was lost or the
+        recurring job is gone."""
+        ...
+
+    async def recurring_set_paused(
+        self, name: str, paused: bool, next_run_at: datetime | None = None
+    ) -> RecurringRow | None:
+        """Pause or resume; resuming moves the next tick to `next_run_at` (ticks missed
+        while paused are not fired). None if no such recurring job."""
+        ...
+
+    async def recurring_delete(self, name: str) -> bool:
+        """Remove a recurring job (jobs it fired stay); False if there was none."""
+        ...
+
+
 Opener = Callable[[], Awaitable[JobStore]]
 
 
@@ -512,7 +580,7 @@ class JobLogEntry:
     level: str
     logger: str
     message: str
-    offset: int = 1
+    pos: int = 1
     """Position among this job's lines of one append, counting lines dropped in memory
     before the append (1 = right after the last stored line)."""
 
@@ -575,3 +643,92 @@ class JobPerformanceRow:
     wait_p50: float | None
     wait_p95: float | None
     """Seconds from runnable (enqueued, or due) to the last attempt's start."""
+
+
+# --- workflows ----------------------------------------------------------------------------
+# Continuations, batches and recurring jobs. The methods are declared on `JobStore` below
+# the same marker.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchInsertParams:
+    jobs: Sequence[JobInsertParams]
+    on_complete: JobInsertParams | None = None
+    """Enqueued with `kwargs["batch"]` = the summary once every member is final."""
+    on_success: JobInsertParams | None = None
+    """Likewise, if every member succeeded; cancelled otherwise."""
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchInsertResult:
+    id: int
+    jobs: list[JobInsertResult]
+    on_complete_id: int | None
+    on_success_id: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchRow:
+    id: int
+    description: str | None
+    total: int
+    pending: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    on_complete_id: int | None
+    on_success_id: int | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecurringUpsertParams:
+    name: str
+    job: str
+    payload_json: tuple[str, str]
+    """`args` and `kwargs`, encoded and checked by the service."""
+    queue: str
+    priority: int
+    max_attempts: int
+    timeout_seconds: float | None
+    tags: Sequence[str]
+    cron: str
+    timezone: str
+    misfire: str
+    next_run_at: datetime
+    """The first tick after now, used unless the stored schedule is unchanged."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecurringRow:
+    name: str
+    job: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    queue: str
+    priority: int
+    max_attempts: int
+    timeout_seconds: float | None
+    tags: list[str]
+    cron: str
+    timezone: str
+    misfire: str
+    paused: bool
+    next_run_at: datetime
+    last_run_at: datetime | None
+    last_job_id: int | None
+    last_job_state: JobState | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecurringFireParams:
+    name: str
+    jobs: Sequence[JobInsertParams]
+    last_run_at: datetime
+    """The tick the last of `jobs` stands for (shown as the last run)."""
+    expected_next_run_at: datetime | None = None
+    """Compare-and-set guard; None for a manual trigger, which leaves the schedule alone."""
+    next_run_at: datetime | None = None

@@ -32,6 +32,7 @@ def job_row(r: dict[str, Any]) -> JobRow:
         run_at=r["run_at"],
         started_at=r["started_at"],
         finished_at=r["finished_at"],
+        meta=r.get("meta") or {},
     )
 
 

@@ -32,6 +32,11 @@ from medley.infrastructure.jobs.storage.port import (
     JobInsertParams,
     JobInsertResult,
     JobListParams,
+    JobLogAppendParams,
+    JobLogListParams,
+    JobLogRow,
+    JobLogRows,
+    JobPerformanceRow,
     JobRescueParams,
     JobRow,
     JobSearchParams,
@@ -42,6 +47,7 @@ from medley.infrastructure.jobs.storage.port import (
     ServerParams,
     ServerRow,
     StateCount,
+    StatWindowParams,
     StoreCapabilities,
     Subscription,
     ThroughputRow,
@@ -203,6 +209,7 @@ class PostgresJobStore:
                         p.max_attempts,
                         p.timeout_seconds,
                         json.dumps(list(p.tags)),
+                        _meta_json(p.meta),
                     )
                 )
         async with conn.cursor().copy(Q["job_history_copy"]) as copy:
@@ -451,6 +458,39 @@ class PostgresJobStore:
     async def subscribe_events(self, callback: NotificationCallback) -> Subscription | None:
         return await self._event_listener.subscribe(callback)
 
+    # --- observability ----------------------------------------------------------------
+
+    async def job_log_append(self, params: JobLogAppendParams) -> int:
+        if not params.entries:
+            return 0
+        e = params.entries
+        rows = await self._fetch(
+            "job_log_append",
+            {
+                "job_id": [x.job_id for x in e],
+                "attempt": [x.attempt for x in e],
+                "at": [x.at for x in e],
+                "level": [x.level for x in e],
+                "logger": [x.logger for x in e],
+                "message": [x.message for x in e],
+                "pos": [x.pos for x in e],
+                "max_lines": params.max_lines,
+                "max_bytes": params.max_bytes,
+            },
+        )
+        return int(rows[0]["stored"])
+
+    async def job_log_list(self, params: JobLogListParams) -> JobLogRows:
+        values = {"job_id": params.job_id, "after_seq": params.after_seq, "limit": params.limit}
+        rows = await self._fetch("job_log_list", values)
+        dropped = await self._fetch("job_log_dropped", values)
+        return JobLogRows(lines=[JobLogRow(**r) for r in rows], dropped=dropped[0]["dropped"])
+
+    async def stat_job_performance(self, params: StatWindowParams) -> list[JobPerformanceRow]:
+        values = {"since": params.since, "job": params.job, "queue": params.queue}
+        rows = await self._fetch("stat_job_performance", values)
+        return [JobPerformanceRow(**r) for r in rows]
+
 
 _SEARCH_ANCHOR: LiteralString = "1 = 1"
 _SEARCH_FILTERS: dict[str, LiteralString] = {
@@ -477,6 +517,7 @@ def _one_values(p: JobInsertParams) -> Row:
         "timeout_seconds": p.timeout_seconds,
         "unique_key": p.unique_key,
         "tags": _tags_json(p.tags),
+        "meta": _meta_json(p.meta),
     }
 
 
@@ -493,6 +534,7 @@ def _many_values(params: Sequence[JobInsertParams]) -> Row:
         "timeout_seconds": [p.timeout_seconds for p in params],
         "unique_key": [p.unique_key for p in params],
         "tags": [_tags_json(p.tags) for p in params],
+        "meta": [_meta_json(p.meta) for p in params],
     }
 
 
@@ -508,6 +550,10 @@ def _bulk_values(params: JobBulkParams) -> Row:
 
 def _tags_json(tags: Sequence[str]) -> str:
     return json.dumps(list(tags)) if tags else "[]"
+
+
+def _meta_json(meta: dict[str, Any]) -> str:
+    return json.dumps(meta) if meta else "{}"
 
 
 def _match_inserted(

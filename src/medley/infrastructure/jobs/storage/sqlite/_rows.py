@@ -58,6 +58,7 @@ def job_row(r: sqlite3.Row) -> JobRow:
         run_at=to_datetime(r["run_at"]),
         started_at=_maybe_datetime(r["started_at"]),
         finished_at=_maybe_datetime(r["finished_at"]),
+        meta=json.loads(r["meta"]) if "meta" in r.keys() and r["meta"] else {},
     )
 
 

@@ -31,6 +31,11 @@ from medley.infrastructure.jobs.storage.port import (
     JobInsertParams,
     JobInsertResult,
     JobListParams,
+    JobLogAppendParams,
+    JobLogListParams,
+    JobLogRow,
+    JobLogRows,
+    JobPerformanceRow,
     JobRescueParams,
     JobRow,
     JobSearchParams,
@@ -41,6 +46,7 @@ from medley.infrastructure.jobs.storage.port import (
     ServerParams,
     ServerRow,
     StateCount,
+    StatWindowParams,
     StoreCapabilities,
     Subscription,
     ThroughputRow,
@@ -404,6 +410,52 @@ class SqliteJobStore:
     async def subscribe_events(self, callback: NotificationCallback) -> Subscription | None:
         return None  # no notifications in SQLite: event streams poll
 
+    # --- observability ----------------------------------------------------------------
+
+    async def job_log_append(self, params: JobLogAppendParams) -> int:
+        if not params.entries:
+            return 0
+        entries = [
+            {
+                "job_id": x.job_id,
+                "pos": x.pos,
+                "attempt": x.attempt,
+                "at": to_seconds(x.at),
+                "level": x.level,
+                "logger": x.logger,
+                "message": x.message,
+            }
+            for x in params.entries
+        ]
+        values = {
+            "entries": json.dumps(entries),
+            "max_lines": params.max_lines,
+            "max_bytes": params.max_bytes,
+        }
+        rows = await self._call("storing job logs", lambda c: write(c, "job_log_append", values))
+        return int(rows[0]["stored"])
+
+    async def job_log_list(self, params: JobLogListParams) -> JobLogRows:
+        values = {"job_id": params.job_id, "after_seq": params.after_seq, "limit": params.limit}
+        lines, dropped = await self._call(
+            "reading job logs",
+            lambda c: (run(c, "job_log_list", values), run(c, "job_log_dropped", values)),
+        )
+        return JobLogRows(
+            lines=[
+                JobLogRow(**{**dict(r), "at": to_datetime(r["at"])})  # REAL seconds -> datetime
+                for r in lines
+            ],
+            dropped=dropped[0]["dropped"],
+        )
+
+    async def stat_job_performance(self, params: StatWindowParams) -> list[JobPerformanceRow]:
+        values = {"since": to_seconds(params.since), "job": params.job, "queue": params.queue}
+        rows = await self._call(
+            "reading job performance", lambda c: run(c, "stat_job_performance", values)
+        )
+        return [JobPerformanceRow(**dict(r)) for r in rows]
+
 
 _SEARCH_FILTERS: dict[str, LiteralString] = {
     **_LIST_FILTERS,
@@ -467,6 +519,7 @@ def _insert_values(job_id: int, p: JobInsertParams, now: float) -> dict[str, Any
         "timeout_seconds": p.timeout_seconds,
         "unique_key": p.unique_key,
         "tags": json.dumps(list(p.tags)),
+        "meta": json.dumps(p.meta) if p.meta else "{}",
         "now": now,
     }
 

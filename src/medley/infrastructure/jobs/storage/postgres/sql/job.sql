@@ -38,10 +38,11 @@ SELECT id, state, unique_key, (SELECT count(*) FROM notified) AS notified FROM i
 -- one-element arrays, otherwise the same as job_insert_many.
 WITH inserted AS (
     INSERT INTO medley_job (job, queue, priority, state, args, kwargs, run_at, max_attempts,
-                            timeout_seconds, unique_key, tags)
+                            timeout_seconds, unique_key, tags, meta)
     VALUES (%(job)s, %(queue)s, %(priority)s, %(state)s, %(args)s::jsonb, %(kwargs)s::jsonb,
             coalesce(%(run_at)s::timestamptz, now()), %(max_attempts)s,
-            %(timeout_seconds)s::float8, %(unique_key)s::text, %(tags)s::jsonb)
+            %(timeout_seconds)s::float8, %(unique_key)s::text, %(tags)s::jsonb,
+            %(meta)s::jsonb)
     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
         AND state IN ('scheduled', 'enqueued', 'processing', 'awaiting') DO NOTHING
     RETURNING id, state, queue, unique_key
@@ -103,7 +104,8 @@ history AS (
 -- Only the columns a worker needs: every jsonb column returned is decoded per job.
 SELECT id, job, queue, priority, state, args, kwargs, attempt, max_attempts, timeout_seconds,
        unique_key, tags, progress_fraction, progress_message, NULL::jsonb AS result,
-       error, lease_owner, cancel_requested, created_at, run_at, started_at, finished_at
+       error, lease_owner, cancel_requested, created_at, run_at, started_at, finished_at,
+       meta
 FROM claimed ORDER BY priority, run_at, id
 
 -- name: job_set_state_if_processing

@@ -7,10 +7,10 @@
 -- in memory since its last append (a flood between two flushes): those were newer than
 -- every stored line, so all stored lines of that job go too. Otherwise the stored and the
 -- incoming lines are ranked together, newest first (a statement cannot see its own
--- inserts), and stored lines past `max_lines` or `max_bytes` are deleted; the worker never
--- sends more than the bounds at once, so what stays is always the newest run of lines.
--- Lines of jobs deleted meanwhile are skipped by the join; a clash on (job_id, seq) can
--- only come from a zombie attempt writing beside its successor and is skipped too.
+-- inserts): incoming lines within `max_lines` and `max_bytes` are inserted, stored lines
+-- past them are deleted, so what stays is always the newest run of lines. Lines of jobs
+-- deleted meanwhile are skipped by the join; a clash on (job_id, seq) can only come from
+-- a zombie attempt writing beside its successor and is skipped too.
 WITH input AS (
     SELECT * FROM unnest(
         %(job_id)s::bigint[], %(attempt)s::int[], %(at)s::timestamptz[], %(level)s::text[],
@@ -24,26 +24,28 @@ jobs AS (
     FROM input i JOIN medley_job j ON j.id = i.job_id
     GROUP BY j.id
 ),
-inserted AS (
-    INSERT INTO medley_job_log (job_id, seq, attempt, at, level, logger, message)
-    SELECT i.job_id, b.last_seq + i.pos, i.attempt, i.at, i.level, i.logger, i.message
-    FROM input i JOIN jobs b USING (job_id)
-    ORDER BY i.job_id, i.pos
-    ON CONFLICT (job_id, seq) DO NOTHING
-    RETURNING job_id
-),
 ranked AS (
-    SELECT job_id, seq, fresh,
+    SELECT c.*,
            row_number() OVER w AS n,
-           sum(bytes) OVER w AS total
+           sum(octet_length(c.message)) OVER w AS total
     FROM (
-        SELECT l.job_id, l.seq, octet_length(l.message) AS bytes, false AS fresh
-        FROM medley_job_log l JOIN jobs b USING (job_id)
+        SELECT l.job_id, l.seq, l.attempt, l.at, l.level, l.logger, l.message,
+               false AS fresh
+        FROM medley_job_log l JOIN jobs b USING (job_id) WHERE NOT b.gap
         UNION ALL
-        SELECT i.job_id, b.last_seq + i.pos, octet_length(i.message), true
+        SELECT i.job_id, b.last_seq + i.pos, i.attempt, i.at, i.level, i.logger, i.message,
+               true
         FROM input i JOIN jobs b USING (job_id)
     ) c
-    WINDOW w AS (PARTITION BY job_id ORDER BY seq DESC ROWS UNBOUNDED PRECEDING)
+    WINDOW w AS (PARTITION BY c.job_id ORDER BY c.seq DESC ROWS UNBOUNDED PRECEDING)
+),
+inserted AS (
+    INSERT INTO medley_job_log (job_id, seq, attempt, at, level, logger, message)
+    SELECT job_id, seq, attempt, at, level, logger, message FROM ranked
+    WHERE fresh AND n <= %(max_lines)s AND total <= %(max_bytes)s
+    ORDER BY job_id, seq
+    ON CONFLICT (job_id, seq) DO NOTHING
+    RETURNING job_id
 ),
 trimmed AS (
     DELETE FROM medley_job_log l USING jobs b

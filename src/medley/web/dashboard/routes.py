@@ -1,0 +1,178 @@
+"""The dashboard's pages. Each page has a live part that the browser refreshes in place
+(`?part=live` returns just that fragment), so nothing reloads and nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from medley.application.errors import JobNotFoundError
+from medley.application.models.jobs import JobState
+from medley.infrastructure.jobs.storage.port import JobSearchParams
+from medley.infrastructure.services._mapping import job_info
+from medley.web.api.events import sse_stream
+from medley.web.auth.principal import Principal
+from medley.web.dashboard import actions
+from medley.web.dashboard.auth import DashboardDenied, current_principal, denied_response
+from medley.web.dashboard.auth import router as auth_router
+from medley.web.dashboard.render import HERE, PREFIX, render
+from medley.web.dependencies import HubDep, MonitorDep, ServiceDep
+from medley.web.monitoring import STATE_ORDER
+
+router = APIRouter(include_in_schema=False)
+Caller = Annotated[Principal, Depends(current_principal)]
+PAGE_SIZE = 50
+
+
+def install(app: FastAPI) -> None:
+    """Add the dashboard's routes, static files and HTML error answers to `app`."""
+    app.include_router(auth_router, prefix=PREFIX, include_in_schema=False)
+    app.include_router(router, prefix=PREFIX)
+    app.include_router(actions.router, prefix=PREFIX)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="medley-static")
+
+    async def on_denied(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DashboardDenied)
+        return denied_response(request, exc)
+
+    app.add_exception_handler(DashboardDenied, on_denied)
+
+
+def _part(request: Request, page: str, live: str, principal: Principal, **ctx: Any) -> Response:
+    live_only = request.query_params.get("part") == "live"
+    return render(request, live if live_only else page, principal, **ctx)
+
+
+@router.get("", response_class=HTMLResponse)
+async def root(request: Request) -> Response:
+    return RedirectResponse(request.url.path + "/", status_code=307)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def overview(request: Request, principal: Caller, monitor: MonitorDep) -> Response:
+    data = await monitor.overview()
+    peak = max([m.succeeded + m.failed for m in data.throughput] + [1])
+    return _part(request, "overview.html", "_overview_live.html", principal,
+                 overview=data, states=STATE_ORDER, peak=peak, nav="overview")
+
+
+def _search(q: str | None) -> dict[str, Any]:
+    """One search box: a number is a job id, `tag:x` a tag, anything else a job name."""
+    q = (q or "").strip()
+    if not q:
+        return {}
+    if q.isdigit():
+        return {"id": int(q)}
+    if q.startswith("tag:"):
+        return {"tag": q[4:].strip() or None}
+    return {"job": q}
+
+
+@router.get("/jobs", response_class=HTMLResponse)
+async def jobs(
+    request: Request,
+    principal: Caller,
+    service: ServiceDep,
+    monitor: MonitorDep,
+    state: JobState | None = None,
+    queue: Annotated[str | None, Query(max_length=200)] = None,
+    job: Annotated[str | None, Query(max_length=500)] = None,
+    tag: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[str | None, Query(max_length=500)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> Response:
+    found = _search(q)
+    if "id" in found:
+        if await service.store.job_get(found["id"]) is not None:
+            return RedirectResponse(f"{request.url.path}/{found['id']}", status_code=303)
+        found = {"missing": found["id"]}
+    job = found.get("job", job or None)
+    tag = found.get("tag", tag or None)
+    rows = [] if "missing" in found else await service.store.job_search(
+        JobSearchParams(state=state, queue=queue or None, job=job, tag=tag,
+                        before_id=before, limit=PAGE_SIZE)
+    )
+    counts = await monitor.counts()
+    queues = [v.name for v in await monitor.queues()]
+    nav = {JobState.FAILED: "failed", JobState.SCHEDULED: "scheduled"}.get(state, "jobs") if state else "jobs"
+    return _part(
+        request, "jobs.html", "_jobs_live.html", principal,
+        items=[job_info(r) for r in rows], state=state, queue=queue or "", job=job or "",
+        tag=tag or "", q=q or "", missing=found.get("missing"), counts=counts,
+        states=STATE_ORDER, queues=queues, before=before,
+        next_before=rows[-1].id if len(rows) == PAGE_SIZE else None, nav=nav,
+    )
+
+
+@router.get("/failed", response_class=HTMLResponse)
+async def failed(request: Request) -> Response:
+    return RedirectResponse(f"{request.url.path.rsplit('/', 1)[0]}/jobs?state=failed", 303)
+
+
+@router.get("/scheduled", response_class=HTMLResponse)
+async def scheduled(request: Request) -> Response:
+    return RedirectResponse(f"{request.url.path.rsplit('/', 1)[0]}/jobs?state=scheduled", 303)
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+async def job_detail(
+    request: Request, job_id: int, principal: Caller, service: ServiceDep
+) -> Response:
+    try:
+        info = await service.get(job_id)
+    except JobNotFoundError:
+        return render(request, "not_found.html", principal, status_code=404,
+                      message=f"No job has id {job_id}.", nav="jobs")
+    attempts = [h for h in info.history if h.error is not None]
+    return _part(request, "job.html", "_job_live.html", principal, job=info,
+                 attempts=attempts, nav="jobs")
+
+
+@router.get("/jobs/{job_id}/events")
+async def job_events(request: Request, job_id: int, _: Caller, hub: HubDep) -> Response:
+    """The job's SSE stream for the detail page, authorized by the dashboard session."""
+    stream = sse_stream(hub, job_id, request.headers.get("last-event-id"))
+    try:
+        first = await anext(stream)
+    except JobNotFoundError:
+        return Response(status_code=404)
+
+    async def body() -> Any:
+        yield first
+        async for chunk in stream:
+            yield chunk
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/queues", response_class=HTMLResponse)
+async def queues(request: Request, principal: Caller, monitor: MonitorDep) -> Response:
+    return _part(request, "queues.html", "_queues_live.html", principal,
+                 queues=await monitor.queues(), nav="queues")
+
+
+@router.get("/servers", response_class=HTMLResponse)
+async def servers(request: Request, principal: Caller, monitor: MonitorDep) -> Response:
+    return _part(request, "servers.html", "_servers_live.html", principal,
+                 servers=await monitor.servers(), lease=monitor.lease_seconds, nav="servers")
+
+
+@router.get("/recurring", response_class=HTMLResponse)
+async def recurring(request: Request, principal: Caller, service: ServiceDep) -> Response:
+    lister = getattr(service, "recurring_list", None)
+    items = [] if lister is None else await lister()
+    return render(request, "recurring.html", principal, available=lister is not None,
+                  items=items, nav="recurring")
+
+
+@router.get("/limits", response_class=HTMLResponse)
+async def limits(request: Request, principal: Caller, service: ServiceDep) -> Response:
+    lister = getattr(service, "limit_usage", None)
+    items = [] if lister is None else await lister()
+    return render(request, "limits.html", principal, available=lister is not None,
+                  items=items, nav="limits")
