@@ -27,7 +27,7 @@ def _back(request: Request, path: str, **notice: str | int) -> Response:
     return RedirectResponse(f"{base_url(request)}{path}{query}", status_code=303)
 
 
-@router.post("/jobs/{job_id}/{action}")
+@router.post("/jobs/{job_id:int}/{action}")
 async def job_action(
     request: Request, job_id: int, action: str, _: Actor, service: ServiceDep
 ) -> Response:

@@ -118,7 +118,7 @@ async def scheduled(request: Request) -> Response:
     return RedirectResponse(f"{request.url.path.rsplit('/', 1)[0]}/jobs?state=scheduled", 303)
 
 
-@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+@router.get("/jobs/{job_id:int}", response_class=HTMLResponse)
 async def job_detail(
     request: Request, job_id: int, principal: Caller, service: ServiceDep
 ) -> Response:
@@ -132,7 +132,7 @@ async def job_detail(
                  attempts=attempts, nav="jobs")
 
 
-@router.get("/jobs/{job_id}/events")
+@router.get("/jobs/{job_id:int}/events")
 async def job_events(request: Request, job_id: int, _: Caller, hub: HubDep) -> Response:
     """The job's SSE stream for the detail page, authorized by the dashboard session."""
     stream = sse_stream(hub, job_id, request.headers.get("last-event-id"))
