@@ -13,15 +13,19 @@ info = await jobs.wait(job_id, timeout=60)
 from __future__ import annotations
 
 from medley.application.errors import (
+    BatchClosedError,
+    BatchNotFoundError,
     ConfigError,
     DuplicateJobError,
     InvalidArgumentsError,
     InvalidDatabaseUrlError,
+    InvalidScheduleError,
     InvalidTransitionError,
     JobNotFoundError,
     MedleyError,
     MigrationRequiredError,
     PayloadTooLargeError,
+    RecurringJobNotFoundError,
     SchemaTooNewError,
     StorageError,
     StorageUnavailableError,
@@ -42,9 +46,18 @@ from medley.application.models.jobs import (
     Progress,
     StateChange,
 )
+from medley.application.models.workflows import (
+    BatchInfo,
+    BatchRequest,
+    BatchResult,
+    Misfire,
+    RecurringInfo,
+    RecurringJob,
+)
 from medley.infrastructure.jobs.context import JobCancelledError, JobContext
 from medley.infrastructure.jobs.control import Retry, Snooze
 from medley.infrastructure.jobs.notifications import FailureEvent, on_dead, on_failure
+from medley.infrastructure.jobs.recurring import recurring
 from medley.infrastructure.jobs.registry import JobDefinition, JobRegistry, job
 from medley.infrastructure.services.background_job_service import JobService
 from medley.infrastructure.services.connect import connect, connect_async
@@ -53,6 +66,11 @@ from medley.infrastructure.services.sync import SyncJobService, connect_sync
 
 __all__ = [
     "BackgroundJobService",
+    "BatchClosedError",
+    "BatchInfo",
+    "BatchNotFoundError",
+    "BatchRequest",
+    "BatchResult",
     "BulkSelection",
     "ConfigError",
     "DuplicateJobError",
@@ -62,6 +80,7 @@ __all__ = [
     "InProcessJobService",
     "InvalidArgumentsError",
     "InvalidDatabaseUrlError",
+    "InvalidScheduleError",
     "InvalidTransitionError",
     "JobCancelledError",
     "JobContext",
@@ -77,8 +96,12 @@ __all__ = [
     "JobState",
     "MedleyError",
     "MigrationRequiredError",
+    "Misfire",
     "PayloadTooLargeError",
     "Progress",
+    "RecurringInfo",
+    "RecurringJob",
+    "RecurringJobNotFoundError",
     "Retry",
     "SchemaTooNewError",
     "Snooze",
@@ -94,4 +117,5 @@ __all__ = [
     "job",
     "on_dead",
     "on_failure",
+    "recurring",
 ]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from medley.application.errors import ConfigError
+
+if TYPE_CHECKING:
+    from medley.infrastructure.observability.health import HealthConfig
+    from medley.infrastructure.observability.joblog import JobLogConfig
 
 DEFAULT_DATABASE_URL = "sqlite:///./medley.db"
 
@@ -74,6 +80,33 @@ class Settings(BaseSettings):
     """How long a dashboard login lasts. Default 43200 (12 h)."""
     cookie_secure: bool | None = None
     """Mark the session cookie `Secure`. Default: when the request came over HTTPS."""
+    # --- observability ----------------------------------------------------------------------
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """`medley worker` serves /metrics, /health/live and /health/ready on this port (with
+    --processes P, the supervisor serves the sum of its children). Default off."""
+    metrics_host: str = "0.0.0.0"
+    """Address of the worker's metrics port. Default 0.0.0.0 (Prometheus scrapes from
+    elsewhere)."""
+    job_log_capture: str = Field(default="ctx", pattern="^(ctx|all|off)$")
+    """What is stored with each job: `ctx` (lines of `ctx.log`), `all` (every record logged
+    while it runs, by any logger) or `off`. Default `ctx`."""
+    job_log_level: str = "INFO"
+    """Lines below this level are not stored with the job. Default INFO."""
+    job_log_max_lines: int = Field(default=1000, ge=1)
+    """Lines kept per job; older ones are dropped (and counted). Default 1000."""
+    job_log_max_bytes: int = Field(default=256 * 1024, ge=1)
+    """Bytes of log messages kept per job. Default 262144 (256 KiB)."""
+    health_timeout_seconds: float = Field(default=2.0, gt=0)
+    """/health/ready and `medley health` answer within this. Default 2."""
+    health_expect_workers: bool = True
+    """Readiness fails when no worker heartbeat is fresh. Default yes."""
+    health_max_queue_age_seconds: float = Field(default=600.0, ge=0)
+    """Readiness fails when a runnable job has waited longer. Default 600; 0 disables."""
+    health_max_dead_letter_growth: int = Field(default=100, ge=0)
+    """Readiness fails when more jobs ended `failed` within the window. Default 100; 0
+    disables."""
+    health_dead_letter_window_seconds: float = Field(default=900.0, gt=0, le=86400)
+    """The window of the dead-letter check. Default 900 (15 min); at most a day."""
 
     def import_list(self) -> list[str]:
         return [m.strip() for m in self.imports.split(",") if m.strip()]
@@ -93,3 +126,30 @@ class Settings(BaseSettings):
 
     def queue_list(self) -> list[str]:
         return [q.strip() for q in self.queues.split(",") if q.strip()]
+
+    def health_config(self) -> HealthConfig:
+        from medley.infrastructure.observability.health import HealthConfig
+
+        return HealthConfig(
+            timeout_seconds=self.health_timeout_seconds,
+            expect_workers=self.health_expect_workers,
+            lease_seconds=self.lease_seconds,
+            max_queue_age_seconds=self.health_max_queue_age_seconds,
+            max_dead_letter_growth=self.health_max_dead_letter_growth,
+            dead_letter_window_seconds=self.health_dead_letter_window_seconds,
+        )
+
+    def job_log_config(self) -> JobLogConfig:
+        import logging
+
+        from medley.infrastructure.observability.joblog import JobLogConfig
+
+        level = logging.getLevelName(self.job_log_level.upper())
+        if not isinstance(level, int):
+            raise ConfigError(f"invalid job log level {self.job_log_level!r}")
+        return JobLogConfig(
+            capture=self.job_log_capture,
+            level=level,
+            max_lines=self.job_log_max_lines,
+            max_bytes=self.job_log_max_bytes,
+        )

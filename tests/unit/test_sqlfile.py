@@ -12,7 +12,7 @@ pytestmark = pytest.mark.unit
 POSTGRES_SQL = "medley.infrastructure.jobs.storage.postgres.sql"
 SQLITE_SQL = "medley.infrastructure.jobs.storage.sqlite.sql"
 
-STORE_PREFIXES = ("job_", "server_", "leader_")
+STORE_PREFIXES = ("job_", "server_", "leader_", "batch_", "recurring_")
 NEEDS_NO_SQL = frozenset({"subscribe"})
 """Port methods an adapter serves without a query of their own."""
 

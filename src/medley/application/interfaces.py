@@ -3,7 +3,8 @@ does the in-process service for host applications' unit tests."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import builtins
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from medley.application.models.jobs import (
@@ -13,6 +14,13 @@ from medley.application.models.jobs import (
     JobFilter,
     JobInfo,
     JobPage,
+)
+from medley.application.models.workflows import (
+    BatchInfo,
+    BatchRequest,
+    BatchResult,
+    RecurringInfo,
+    RecurringJob,
 )
 
 
@@ -76,4 +84,57 @@ class BackgroundJobService(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+    # --- workflows: recurring jobs and batches (continuations: JobOptions.depends_on) ---
+
+    async def recurring_add(self, spec: RecurringJob) -> RecurringInfo:
+        """Create or redefine a recurring job by name; its next tick is kept when the cron
+        and time zone are unchanged. Raises `UnknownJobError`, `InvalidScheduleError`."""
+        ...
+
+    async def recurring_list(self) -> builtins.list[RecurringInfo]:
+        """Every recurring job, with its next tick and the state of its last run."""
+        ...
+
+    async def recurring_get(self, name: str) -> RecurringInfo:
+        """Raises `RecurringJobNotFoundError`."""
+        ...
+
+    async def recurring_trigger(self, name: str) -> EnqueueResult:
+        """Run once now, outside the schedule (the next tick does not move)."""
+        ...
+
+    async def recurring_pause(self, name: str) -> RecurringInfo:
+        """Stop firing until resumed."""
+        ...
+
+    async def recurring_resume(self, name: str) -> RecurringInfo:
+        """Fire again from the next tick after now (ticks missed while paused are not run)."""
+        ...
+
+    async def recurring_remove(self, name: str) -> None:
+        """Remove a recurring job; the jobs it fired stay."""
+        ...
+
+    async def submit_batch(self, batch: BatchRequest) -> BatchResult:
+        """Enqueue jobs as one batch, with callbacks run once when all are done."""
+        ...
+
+    async def batch_add(
+        self, batch_id: int, requests: Sequence[EnqueueRequest]
+    ) -> builtins.list[EnqueueResult]:
+        """Add jobs to a batch that is still running. Raises `BatchClosedError`."""
+        ...
+
+    async def get_batch(self, batch_id: int) -> BatchInfo:
+        """The batch's progress. Raises `BatchNotFoundError`."""
+        ...
+
+    async def wait_batch(self, batch_id: int, timeout: float | None = None) -> BatchInfo:
+        """Return the batch once all its jobs are final. Raises `WaitTimeoutError`."""
+        ...
+
+    def watch_batch(self, batch_id: int, *, interval: float = 0.5) -> AsyncIterator[BatchInfo]:
+        """Stream the batch's progress on every change until it has finished."""
         ...

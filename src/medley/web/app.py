@@ -37,7 +37,7 @@ from medley.web.monitoring import Monitor
 
 log = logging.getLogger("medley.web")
 
-OBSERVABILITY_ROUTERS = ("medley.web.api.health", "medley.web.api.metrics")
+OBSERVABILITY_ROUTERS = ("medley.web.api.health", "medley.web.api.metrics", "medley.web.api.logs")
 """Routers of the observability layer, included when present."""
 
 
@@ -145,6 +145,7 @@ async def _start_worker(
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
         queue_timeouts=settings.queue_timeout_map(),
         cpu_processes=settings.cpu_processes,
+        job_logs=settings.job_log_config(),
     )
     worker = WorkerServer(service.store, registry or service.registry, config)
     service.on_enqueued.append(worker.wake)
@@ -192,7 +193,7 @@ def mount_medley(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: ASGIApp) -> AsyncIterator[Any]:
-        async with medley_app.router.lifespan_context(medley_app), inner(app) as state:  # type: ignore[arg-type]
+        async with medley_app.router.lifespan_context(medley_app), inner(app) as state:
             yield state
 
     host.router.lifespan_context = lifespan

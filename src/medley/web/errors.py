@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medley.application.errors import (
+    BatchClosedError,
+    BatchNotFoundError,
     ConfigError,
     DuplicateJobError,
     InvalidArgumentsError,
@@ -22,6 +24,7 @@ from medley.application.errors import (
     JobNotFoundError,
     MedleyError,
     MigrationRequiredError,
+    RecurringJobNotFoundError,
     StorageUnavailableError,
     UnknownJobError,
     WaitTimeoutError,
@@ -31,11 +34,14 @@ log = logging.getLogger("medley.web")
 
 STATUS_BY_ERROR: tuple[tuple[type[MedleyError], int], ...] = (
     (JobNotFoundError, 404),
+    (RecurringJobNotFoundError, 404),
+    (BatchNotFoundError, 404),
     (UnknownJobError, 422),
     (InvalidArgumentsError, 422),
     (ConfigError, 422),
     (InvalidTransitionError, 409),
     (DuplicateJobError, 409),
+    (BatchClosedError, 409),
     (WaitTimeoutError, 504),
     (StorageUnavailableError, 503),
     (MigrationRequiredError, 503),

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from medley.application.errors import JobNotFoundError, MedleyError
 from medley.application.models.jobs import JobInfo
@@ -116,7 +116,7 @@ class JobEventHub:
                 if not watches:
                     del self._watches[job_id]
 
-    async def watch(self, job_id: int, *, heartbeat: float) -> AsyncIterator[JobInfo | None]:
+    async def watch(self, job_id: int, *, heartbeat: float) -> AsyncGenerator[JobInfo | None, None]:
         """The job now, then each time it changes; None every `heartbeat` seconds without
         a change (so the stream can send a keep-alive). Ends when the job is deleted or
         the hub closes. Raises `JobNotFoundError` if the job does not exist at the start."""

@@ -25,7 +25,8 @@ class Misfire(StrEnum):
     ONCE = "once"
     """One run for all the missed ticks (the default, as Hangfire's)."""
     ALL = "all"
-    """One run per missed tick (capped, oldest dropped first)."""
+    """One run per missed tick, oldest first (at most 1000 per scheduler pass: a longer
+    backlog is worked off over the following passes)."""
     SKIP = "skip"
     """Missed ticks are dropped; only ticks due within the grace period run."""
 

@@ -7,8 +7,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from medley.infrastructure.jobs.storage.port import ProgressUpdate
+from medley.infrastructure.observability.joblog import JobLogger, LineCapture
 
 log = logging.getLogger("medley.job")
 
@@ -24,6 +26,7 @@ class JobIdentity:
     queue: str
     attempt: int
     worker: str
+    batch_id: int | None = None
 
 
 class JobContext:
@@ -37,6 +40,9 @@ class JobContext:
         self,
         identity: JobIdentity,
         report: Callable[[ProgressUpdate], None] | None = None,
+        *,
+        request_id: str | None = None,
+        capture: LineCapture | None = None,
     ) -> None:
         self.identity = identity
         self.started = time.monotonic()
@@ -44,16 +50,19 @@ class JobContext:
         self._stop = threading.Event()
         self.stop_reason: str | None = None
         self.last_progress: ProgressUpdate | None = None
-        self.log = logging.LoggerAdapter(
-            log,
-            {
-                "job_id": identity.id,
-                "job": identity.job,
-                "queue": identity.queue,
-                "attempt": identity.attempt,
-                "worker": identity.worker,
-            },
-        )
+        self.log_fields: dict[str, Any] = {
+            "job_id": identity.id,
+            "job": identity.job,
+            "queue": identity.queue,
+            "attempt": identity.attempt,
+            "worker": identity.worker,
+        }
+        if request_id:
+            self.log_fields["request_id"] = request_id
+        self.capture = capture
+        """Where this attempt's log lines are stored with the job (None: not stored)."""
+        self.log: logging.LoggerAdapter[logging.Logger] = JobLogger(log, self.log_fields, capture)
+        """Logs with the job's fields on every record, and stores each line with the job."""
 
     @property
     def job_id(self) -> int:
@@ -62,6 +71,11 @@ class JobContext:
     @property
     def attempt(self) -> int:
         return self.identity.attempt
+
+    @property
+    def batch_id(self) -> int | None:
+        """The batch this job belongs to, if any: pass it to `batch_add` to fan out."""
+        return self.identity.batch_id
 
     async def progress(self, fraction: float, message: str | None = None) -> None:
         """Report progress (0..1) with an optional message. Cheap: coalesced writes."""

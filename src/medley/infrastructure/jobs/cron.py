@@ -116,9 +116,7 @@ class CronSchedule:
     ) -> datetime | None:
         """The first naive wall-clock occurrence after (or at) `start`, if before `before`."""
         base = start - _TINY if inclusive else start
-        found: datetime = croniter(self.fields, base, second_at_beginning=True).get_next(
-            datetime
-        )
+        found: datetime = croniter(self.fields, base, second_at_beginning=True).get_next(datetime)
         return found if before is None or found < before else None
 
     def _instant(self, wall: datetime) -> datetime:

@@ -18,6 +18,7 @@ from medley.application.errors import InvalidArgumentsError, PayloadTooLargeErro
 from medley.application.models.jobs import JobOptions, JobState
 from medley.infrastructure.jobs.registry import JobDefinition
 from medley.infrastructure.jobs.storage.port import JobInsertParams
+from medley.infrastructure.observability.context import enqueue_meta
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 
@@ -119,6 +120,10 @@ def build_insert(
     if options.delay is not None:
         run_at = now + options.delay
     state = JobState.SCHEDULED if run_at is not None and run_at > now else JobState.ENQUEUED
+    if options.depends_on:  # a continuation: it runs when its parents are done
+        if run_at is not None:
+            raise InvalidArgumentsError("depends_on cannot be combined with run_at or delay")
+        state = JobState.AWAITING
     timeout = options.timeout or definition.timeout
     return JobInsertParams(
         job=definition.name,
@@ -133,4 +138,7 @@ def build_insert(
         timeout_seconds=timeout.total_seconds() if timeout else None,
         unique_key=options.unique_key,
         tags=options.tags,
+        meta=enqueue_meta(),
+        depends_on=tuple(dict.fromkeys(options.depends_on)),
+        continue_on=options.continue_on,
     )

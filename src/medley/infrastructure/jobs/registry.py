@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from medley.application.errors import ConfigError, UnknownJobError
+from medley.application.models.workflows import RecurringJob
 from medley.infrastructure.jobs.duration import parse_duration
 
 P = ParamSpec("P")
@@ -67,6 +68,12 @@ class JobRegistry:
 
     def __init__(self) -> None:
         self._jobs: dict[str, JobDefinition[Any, Any]] = {}
+        self.recurring: dict[str, RecurringJob] = {}
+        """Recurring jobs declared in code (`@medley.recurring`), upserted by workers."""
+
+    def register_recurring(self, spec: RecurringJob) -> None:
+        """Declare a recurring job; a name declared twice keeps the last declaration."""
+        self.recurring[spec.name] = spec
 
     def register(self, definition: JobDefinition[Any, Any]) -> None:
         existing = self._jobs.get(definition.name)

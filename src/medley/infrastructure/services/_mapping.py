@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from medley.application.models.jobs import JobError, JobInfo, Progress, StateChange
 from medley.infrastructure.jobs.storage.port import HistoryRow, JobRow
 
@@ -30,6 +32,9 @@ def job_info(row: JobRow, history: list[HistoryRow] | None = None) -> JobInfo:
         finished_at=row.finished_at,
         cancel_requested=row.cancel_requested,
         history=[state_change(h) for h in history or []],
+        batch_id=row.batch_id,
+        depends_on=list(row.depends_on),
+        continue_on=_CONTINUE_ON.get(row.continue_on or ""),
     )
 
 
@@ -43,3 +48,6 @@ def state_change(row: HistoryRow) -> StateChange:
         worker=row.worker,
         error=JobError.model_validate(row.error) if row.error else None,
     )
+
+
+_CONTINUE_ON: dict[str, Literal["success", "any"]] = {"success": "success", "any": "any"}

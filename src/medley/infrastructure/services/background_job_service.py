@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, replace
 from typing import Any
 
 from medley.application.errors import (
@@ -24,6 +25,7 @@ from medley.application.models.jobs import (
     JobPage,
     JobState,
 )
+from medley.application.models.observability import JobLogLine, JobLogs
 from medley.infrastructure.jobs.payload import DEFAULT_MAX_PAYLOAD_BYTES, build_insert
 from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY, JobRegistry
 from medley.infrastructure.jobs.states import RETRYABLE
@@ -31,19 +33,24 @@ from medley.infrastructure.jobs.storage.port import (
     JobBulkParams,
     JobInsertParams,
     JobListParams,
+    JobLogListParams,
     JobStore,
 )
+from medley.infrastructure.observability import tracing
+from medley.infrastructure.observability.metrics import DEFAULT_METRICS, JobMetrics
 from medley.infrastructure.services._mapping import job_info
+from medley.infrastructure.services._workflows import WorkflowMethods
 
 WAIT_POLL_MIN = 0.01
 WAIT_POLL_MAX = 0.25
 LIST_LIMIT_MAX = 500
+LOG_LIMIT_MAX = 5000
 BULK_BATCH = 1000
 """Bulk retry/delete work in transactions of this many jobs, so a huge dead-letter queue
 never holds one long lock."""
 
 
-class JobService:
+class JobService(WorkflowMethods):
     """The engine-backed `BackgroundJobService`. Safe to share across tasks.
 
     `on_enqueued` callbacks run after a commit with the queues that got runnable jobs, and
@@ -59,8 +66,10 @@ class JobService:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         owns_store: bool = True,
         prepare: Callable[[], Awaitable[None]] | None = None,
+        metrics: JobMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or DEFAULT_METRICS
         self._prepare = prepare
         self._prepare_lock = asyncio.Lock()
         self.registry = registry or DEFAULT_REGISTRY
@@ -135,7 +144,11 @@ class JobService:
     async def _insert(
         self, params: list[JobInsertParams], connection: object | None
     ) -> list[EnqueueResult]:
-        rows = await self.store.job_insert_many(params, connection=connection)
+        with tracing.enqueue_span([p.job for p in params], [p.queue for p in params]) as trace:
+            if trace:  # the attempt's span links back to this one
+                params = [replace(p, meta={**p.meta, **trace}) for p in params]
+            rows = await self.store.job_insert_many(params, connection=connection)
+        self.metrics.jobs_enqueued(params, rows)
         if connection is None:
             queues = {p.queue for p in params if p.state is JobState.ENQUEUED}
             for callback in self.on_enqueued:
@@ -190,13 +203,35 @@ class JobService:
             await asyncio.sleep(max(pause, 0.0))
             interval = min(interval * 1.5, WAIT_POLL_MAX)
 
+    async def job_logs(self, job_id: int, *, after: int = 0, limit: int = 1000) -> JobLogs:
+        """The job's stored log lines after line number `after`, oldest first, and how many
+        older lines were dropped to stay within the bounds. Raises `JobNotFoundError`."""
+        await self.open()
+        if not 1 <= limit <= LOG_LIMIT_MAX:
+            raise InvalidArgumentsError(f"limit must be between 1 and {LOG_LIMIT_MAX}")
+        rows = await self.store.job_log_list(
+            JobLogListParams(job_id=job_id, after_seq=max(after, 0), limit=limit)
+        )
+        if not rows.lines and await self.store.job_get(job_id) is None:
+            raise JobNotFoundError(job_id)
+        lines = [JobLogLine(**asdict(line)) for line in rows.lines]
+        return JobLogs(
+            job_id=job_id,
+            dropped=rows.dropped,
+            lines=lines,
+            next_after=lines[-1].seq if len(lines) == limit else None,
+        )
+
     # --- control ----------------------------------------------------------------------
 
     async def cancel(self, job_id: int) -> JobInfo:
         await self.open()
+        before = await self.store.job_get(job_id)
         row = await self.store.job_cancel(job_id)
         if row is None:
             raise JobNotFoundError(job_id)
+        if row.state is JobState.CANCELLED and before is not None and not before.state.is_final:
+            self.metrics.job_cancelled(row.job, row.queue)  # a processing one: by its worker
         if row.state in (JobState.SUCCEEDED, JobState.FAILED):
             raise InvalidTransitionError(job_id, row.state, JobState.CANCELLED)
         if row.state is JobState.PROCESSING:

@@ -33,12 +33,13 @@ from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY, JobRegistry
 from medley.infrastructure.jobs.runtime.executor import JobExecutor
 from medley.infrastructure.jobs.states import CANCELLABLE, RETRYABLE
 from medley.infrastructure.jobs.storage.port import HistoryRow, JobInsertParams, JobRow
+from medley.infrastructure.services._in_process_workflows import InProcessWorkflows
 from medley.infrastructure.services._mapping import job_info
 
 WORKER = "in-process"
 
 
-class InProcessJobService:
+class InProcessJobService(InProcessWorkflows):
     """Runs each job at enqueue (`eager=True`) or on `run_pending()`. Not durable."""
 
     def __init__(
@@ -55,6 +56,7 @@ class InProcessJobService:
         self._history: dict[int, list[HistoryRow]] = {}
         self._ids = itertools.count(1)
         self._executor = JobExecutor(self.registry, worker_id=WORKER, threads=ThreadPoolExecutor(4))
+        self._workflow_init()
 
     async def enqueue(self, job: Any, /, *args: Any, **kwargs: Any) -> int:
         return await self.enqueue_with(job, *args, options=JobOptions(), **kwargs)
@@ -85,6 +87,7 @@ class InProcessJobService:
         return [await self.submit(r) for r in requests]
 
     async def _insert(self, p: JobInsertParams) -> EnqueueResult:
+        self._check_parents(p)
         for row in self._rows.values():
             if p.unique_key and row.unique_key == p.unique_key and not row.state.is_final:
                 return EnqueueResult(id=row.id, state=row.state, existing=True)
@@ -112,6 +115,9 @@ class InProcessJobService:
             run_at=p.run_at or now,
             started_at=None,
             finished_at=None,
+            batch_id=p.batch_id,
+            depends_on=list(p.depends_on),
+            continue_on=p.continue_on if p.depends_on else None,
         )
         self._rows[row.id] = row
         reason = (
@@ -120,6 +126,8 @@ class InProcessJobService:
             else StateChangeReason.ENQUEUED
         )
         self._record(row, None, reason)
+        if row.depends_on:
+            await self._workflow_inserted(row)
         if self.eager and row.state is JobState.ENQUEUED:
             await self._run(row.id)
         return EnqueueResult(id=row.id, state=self._rows[row.id].state)
@@ -187,6 +195,7 @@ class InProcessJobService:
             outcome.reason,
             outcome.error,
         )
+        await self._settle(job_id)  # dependants and batch of a job that just ended
 
     async def run_pending(self, *, include_future: bool = False) -> int:
         """Run every runnable job (and scheduled ones not yet due when `include_future`,
@@ -250,6 +259,7 @@ class InProcessJobService:
                 row.state,
                 StateChangeReason.CANCELLED,
             )
+            await self._settle(job_id)
         elif row.state is not JobState.CANCELLED:
             raise InvalidTransitionError(job_id, row.state, JobState.CANCELLED)
         return await self.get(job_id)
@@ -268,7 +278,8 @@ class InProcessJobService:
         return await self.get(job_id)
 
     async def delete(self, job_id: int) -> None:
-        await self.get(job_id)
+        if self._row(job_id).state in CANCELLABLE:  # its dependants and batch must not wait
+            await self.cancel(job_id)
         self._rows.pop(job_id)
         self._history.pop(job_id)
 

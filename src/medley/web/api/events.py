@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header
@@ -50,8 +50,8 @@ async def job_events(
     )
 
 
-async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
-    async with contextlib.aclosing(rest):  # type: ignore[type-var]  # an async generator
+async def _prepend(first: str, rest: AsyncGenerator[str, None]) -> AsyncIterator[str]:
+    async with contextlib.aclosing(rest):
         yield first
         async for chunk in rest:
             yield chunk
@@ -82,7 +82,7 @@ def _event(kind: str, info: JobInfo) -> str:
 
 async def sse_stream(
     hub: JobEventHub, job_id: int, last_event_id: str | None
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """The stream's text. Its first chunk is always sent (a `retry:` hint at least)."""
     async with contextlib.aclosing(hub.watch(job_id, heartbeat=HEARTBEAT_SECONDS)) as updates:
         info = await anext(updates)

@@ -23,15 +23,20 @@ from medley.web.dependencies import Admin, ServiceDep, Viewer
 router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
 NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorBody}}
-CONFLICT: dict[int | str, dict[str, object]] = {404: {"model": ErrorBody}, 409: {"model": ErrorBody}}
+CONFLICT: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody},
+    409: {"model": ErrorBody},
+}
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=EnqueueResponse,
-    responses={200: {"model": EnqueueResponse, "description": "A live job held the unique key"},
-               422: {"model": ErrorBody, "description": "Unknown job or invalid arguments"}},
+    responses={
+        200: {"model": EnqueueResponse, "description": "A live job held the unique key"},
+        422: {"model": ErrorBody, "description": "Unknown job or invalid arguments"},
+    },
 )
 async def enqueue(
     body: EnqueueBody, service: ServiceDep, _: Admin, response: Response
@@ -43,8 +48,9 @@ async def enqueue(
         options = JobOptions(**body.options())
     except ValidationError as exc:
         raise InvalidArgumentsError(f"invalid options: {exc.errors()[0]['msg']}") from exc
-    request = EnqueueRequest(job=body.job, args=tuple(body.args), kwargs=body.kwargs,
-                             options=options)
+    request = EnqueueRequest(
+        job=body.job, args=tuple(body.args), kwargs=body.kwargs, options=options
+    )
     result = await service.submit(request)
     if result.existing:
         response.status_code = status.HTTP_200_OK
@@ -62,8 +68,9 @@ async def list_jobs(
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
 ) -> JobPage:
     """Jobs newest first; pass `next_cursor` back as `cursor` for the next page."""
-    return await service.list(JobFilter(state=state, queue=queue, job=job), limit=limit,
-                              cursor=cursor)
+    return await service.list(
+        JobFilter(state=state, queue=queue, job=job), limit=limit, cursor=cursor
+    )
 
 
 @router.get("/{job_id}", response_model=JobInfo, responses=NOT_FOUND)

@@ -47,7 +47,9 @@ async def queues(monitor: MonitorDep, _: Viewer) -> list[QueueBody]:
 
 
 @router.post("/queues/{name}/pause", response_model=QueueBody)
-async def pause_queue(name: QueueName, service: ServiceDep, monitor: MonitorDep, _: Admin) -> QueueBody:
+async def pause_queue(
+    name: QueueName, service: ServiceDep, monitor: MonitorDep, _: Admin
+) -> QueueBody:
     """Workers stop taking jobs from the queue (running ones finish). Idempotent."""
     await service.store.queue_set_paused(name, True)
     return await _queue(monitor, name)

@@ -1,49 +1,48 @@
-"""`/api/recurring`: recurring jobs, when the engine's service provides them.
-
-The recurring-jobs feature lives in the engine; this module only adapts whatever the
-service exposes (`recurring_list()`, `recurring_trigger(name)`), and answers 501 with a
-clear body when the running engine has no recurring jobs.
-"""
+"""`/api/recurring`: recurring jobs (declared in code or with `medley recurring`), listed
+with their schedule and last run, and triggered by hand. Changes go through the service."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from medley.application.models.jobs import EnqueueResult
+from medley.application.models.workflows import RecurringInfo
 from medley.web.api.schemas import ERROR_RESPONSES, ErrorBody
 from medley.web.dependencies import Admin, ServiceDep, Viewer
-from medley.web.errors import WebError
 
 router = APIRouter(prefix="/api/recurring", tags=["recurring"], responses=ERROR_RESPONSES)
 
 RecurringName = Annotated[str, Path(min_length=1, max_length=200)]
-NOT_AVAILABLE: dict[int | str, dict[str, Any]] = {501: {"model": ErrorBody}}
+NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorBody}}
 
 
-def recurring_method(service: object, name: str) -> Any:
-    """The service's recurring method `name`, or a 501 if this engine has none."""
-    method = getattr(service, name, None)
-    if method is None:
-        raise WebError(
-            501, "not_implemented", "recurring jobs are not available in this engine version"
-        )
-    return method
+@router.get("", response_model=list[RecurringInfo])
+async def list_recurring(service: ServiceDep, _: Viewer) -> list[RecurringInfo]:
+    """Every recurring job: schedule, next tick, last run and its state, paused flag."""
+    return await service.recurring_list()
 
 
-def as_json(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)
-    return dump(mode="json") if callable(dump) else value
+@router.post("/{name}/trigger", response_model=EnqueueResult, responses=NOT_FOUND)
+async def trigger_recurring(name: RecurringName, service: ServiceDep, _: Admin) -> EnqueueResult:
+    """Enqueue one run now, outside the schedule (the schedule is unchanged)."""
+    return await service.recurring_trigger(name)
 
 
-@router.get("", responses=NOT_AVAILABLE)
-async def list_recurring(service: ServiceDep, _: Viewer) -> list[Any]:
-    """Every recurring job: its schedule, next and last run, paused flag."""
-    items = await recurring_method(service, "recurring_list")()
-    return [as_json(item) for item in items]
+@router.post("/{name}/pause", response_model=RecurringInfo, responses=NOT_FOUND)
+async def pause_recurring(name: RecurringName, service: ServiceDep, _: Admin) -> RecurringInfo:
+    """Stop firing until resumed."""
+    return await service.recurring_pause(name)
 
 
-@router.post("/{name}/trigger", responses={**NOT_AVAILABLE, 404: {"model": ErrorBody}})
-async def trigger_recurring(name: RecurringName, service: ServiceDep, _: Admin) -> Any:
-    """Enqueue one run of the recurring job now, outside its schedule."""
-    return as_json(await recurring_method(service, "recurring_trigger")(name))
+@router.post("/{name}/resume", response_model=RecurringInfo, responses=NOT_FOUND)
+async def resume_recurring(name: RecurringName, service: ServiceDep, _: Admin) -> RecurringInfo:
+    """Fire again from the next tick."""
+    return await service.recurring_resume(name)
+
+
+@router.delete("/{name}", status_code=204, responses=NOT_FOUND)
+async def remove_recurring(name: RecurringName, service: ServiceDep, _: Admin) -> None:
+    """Remove the recurring job (jobs it already fired are kept)."""
+    await service.recurring_remove(name)

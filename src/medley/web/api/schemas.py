@@ -99,7 +99,20 @@ class StatsBody(BaseModel):
     throughput: list[MinuteBody] = Field(description="Finished jobs per minute, last hour")
 
 
+class ValidationIssue(BaseModel):
+    loc: list[str]
+    msg: str
+
+
+class ValidationErrorBody(ErrorBody):
+    """A request that does not match the schema: `errors` lists every problem."""
+
+    errors: list[ValidationIssue] = Field(default_factory=list)
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, invalid or revoked bearer token"},
     403: {"model": ErrorBody, "description": "The token's role may not do this"},
+    422: {"model": ValidationErrorBody, "description": "Invalid request or arguments"},
+    503: {"model": ErrorBody, "description": "The database cannot be reached"},
 }

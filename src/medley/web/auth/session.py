@@ -43,7 +43,7 @@ class SessionSigner:
         if not value:
             return None
         try:
-            data = self._serializer.loads(value, max_age=self.max_age_seconds)
+            data = self._serializer.loads(value, max_age=int(self.max_age_seconds))
             principal = Principal(name=str(data["n"]), role=Role(data["r"]), via="session")
             return Session(principal, str(data["c"]))
         except (BadSignature, KeyError, TypeError, ValueError):

@@ -44,7 +44,9 @@ async def job_action(
             return Response(status_code=404)
     except MedleyError as exc:
         return _back(request, f"/jobs/{job_id}", error=type(exc).__name__)
-    return _back(request, f"/jobs/{job_id}", done=f"{action}_requested" if action == "cancel" else action)
+    return _back(
+        request, f"/jobs/{job_id}", done=f"{action}_requested" if action == "cancel" else action
+    )
 
 
 @router.post("/jobs/bulk/{action}")
@@ -85,12 +87,14 @@ async def bulk_matching(
     if action not in ("retry", "delete"):
         return Response(status_code=404)
     try:
-        selection = BulkSelection(states=(state,), queue=queue or None, job=job or None,
-                                  error_type=error_type or None)
+        selection = BulkSelection(
+            states=(state,), queue=queue or None, job=job or None, error_type=error_type or None
+        )
     except ValidationError:
         return _back(request, "/jobs", state=state.value, error="NotFinalState")
-    count = await (service.retry_many(selection) if action == "retry"
-                   else service.delete_many(selection))
+    count = await (
+        service.retry_many(selection) if action == "retry" else service.delete_many(selection)
+    )
     return _back(request, "/jobs", state=state.value, done=action, n=count)
 
 
@@ -109,12 +113,17 @@ async def queue_action(
 async def recurring_action(
     request: Request, name: str, action: str, _: Actor, service: ServiceDep
 ) -> Response:
-    """trigger, pause, resume or remove a recurring job (when the engine has them)."""
-    method = getattr(service, f"recurring_{action}", None)
-    if action not in ("trigger", "pause", "resume", "remove") or method is None:
+    """trigger, pause, resume or remove a recurring job."""
+    methods = {
+        "trigger": service.recurring_trigger,
+        "pause": service.recurring_pause,
+        "resume": service.recurring_resume,
+        "remove": service.recurring_remove,
+    }
+    if action not in methods:
         return Response(status_code=404)
     try:
-        await method(name)
+        await methods[action](name)
     except MedleyError as exc:
         return _back(request, "/recurring", error=type(exc).__name__)
     return _back(request, "/recurring", done=action)

@@ -88,7 +88,11 @@ def denied_response(request: Request, exc: DashboardDenied) -> Response:
             f"{base_url(request)}/login?next={quote(target, safe='')}", status_code=303
         )
     return render(
-        request, "refused.html", None, status_code=exc.status, message=exc.message,
+        request,
+        "refused.html",
+        None,
+        status_code=exc.status,
+        message=exc.message,
         hint=ADD_USER_HINT,
     )
 
@@ -116,19 +120,36 @@ async def login(
 ) -> Response:
     target = _safe_next(request, next)
     if not csrf_valid(request, csrf_token):
-        return render(request, "login.html", None, status_code=403, next=target,
-                      error="The form expired. Please try again.")
+        return render(
+            request,
+            "login.html",
+            None,
+            status_code=403,
+            next=target,
+            error="The form expired. Please try again.",
+        )
     users: UserDirectory = request.app.state.users
     principal = await users.verify(username, password)
     if principal is None:
-        return render(request, "login.html", None, status_code=401, next=target,
-                      error="Wrong user name or password.")
+        return render(
+            request,
+            "login.html",
+            None,
+            status_code=401,
+            next=target,
+            error="Wrong user name or password.",
+        )
     signer: SessionSigner = request.app.state.sessions
     _, value = signer.issue(principal)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, value, max_age=int(signer.max_age_seconds), httponly=True,
-        samesite="strict", secure=cookie_secure(request), path=base_url(request),
+        SESSION_COOKIE,
+        value,
+        max_age=int(signer.max_age_seconds),
+        httponly=True,
+        samesite="strict",
+        secure=cookie_secure(request),
+        path=base_url(request),
     )
     return response
 

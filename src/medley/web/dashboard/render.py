@@ -75,8 +75,14 @@ def _percent(value: float) -> str:
 
 
 env.filters.update(
-    age=_age, since=_since, when=_when, iso=_iso, pretty=_pretty, number=_number,
-    megabytes=_megabytes, percent=_percent,
+    age=_age,
+    since=_since,
+    when=_when,
+    iso=_iso,
+    pretty=_pretty,
+    number=_number,
+    megabytes=_megabytes,
+    percent=_percent,
 )
 
 

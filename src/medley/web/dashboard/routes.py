@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -26,6 +27,8 @@ from medley.web.monitoring import STATE_ORDER
 router = APIRouter(include_in_schema=False)
 Caller = Annotated[Principal, Depends(current_principal)]
 PAGE_SIZE = 50
+LOG_LINES = 500
+"""Log lines shown on a job's page; the rest are a link to the API away."""
 
 
 def install(app: FastAPI) -> None:
@@ -56,8 +59,23 @@ async def root(request: Request) -> Response:
 async def overview(request: Request, principal: Caller, monitor: MonitorDep) -> Response:
     data = await monitor.overview()
     peak = max([m.succeeded + m.failed for m in data.throughput] + [1])
-    return _part(request, "overview.html", "_overview_live.html", principal,
-                 overview=data, states=STATE_ORDER, peak=peak, nav="overview")
+    return _part(
+        request,
+        "overview.html",
+        "_overview_live.html",
+        principal,
+        overview=data,
+        states=STATE_ORDER,
+        peak=peak,
+        nav="overview",
+    )
+
+
+def _query(request: Request, **changes: str | int | None) -> str:
+    """This page's query string without paging and fragment keys, plus `changes`."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("before", "part")]
+    params += [(k, str(v)) for k, v in changes.items() if v is not None]
+    return urlencode(params)
 
 
 def _search(q: str | None) -> dict[str, Any]:
@@ -92,19 +110,47 @@ async def jobs(
         found = {"missing": found["id"]}
     job = found.get("job", job or None)
     tag = found.get("tag", tag or None)
-    rows = [] if "missing" in found else await service.store.job_search(
-        JobSearchParams(state=state, queue=queue or None, job=job, tag=tag,
-                        before_id=before, limit=PAGE_SIZE)
+    rows = (
+        []
+        if "missing" in found
+        else await service.store.job_search(
+            JobSearchParams(
+                state=state,
+                queue=queue or None,
+                job=job,
+                tag=tag,
+                before_id=before,
+                limit=PAGE_SIZE,
+            )
+        )
     )
     counts = await monitor.counts()
     queues = [v.name for v in await monitor.queues()]
-    nav = {JobState.FAILED: "failed", JobState.SCHEDULED: "scheduled"}.get(state, "jobs") if state else "jobs"
+    nav = (
+        {JobState.FAILED: "failed", JobState.SCHEDULED: "scheduled"}.get(state, "jobs")
+        if state
+        else "jobs"
+    )
     return _part(
-        request, "jobs.html", "_jobs_live.html", principal,
-        items=[job_info(r) for r in rows], state=state, queue=queue or "", job=job or "",
-        tag=tag or "", q=q or "", missing=found.get("missing"), counts=counts,
-        states=STATE_ORDER, queues=queues, before=before,
-        next_before=rows[-1].id if len(rows) == PAGE_SIZE else None, nav=nav,
+        request,
+        "jobs.html",
+        "_jobs_live.html",
+        principal,
+        items=[job_info(r) for r in rows],
+        state=state,
+        queue=queue or "",
+        job=job or "",
+        tag=tag or "",
+        q=q or "",
+        missing=found.get("missing"),
+        counts=counts,
+        states=STATE_ORDER,
+        queues=queues,
+        before=before,
+        nav=nav,
+        live_query=_query(request, before=before, part="live"),
+        newest_query=_query(request),
+        older_query=_query(request, before=rows[-1].id) if len(rows) == PAGE_SIZE else None,
     )
 
 
@@ -125,11 +171,26 @@ async def job_detail(
     try:
         info = await service.get(job_id)
     except JobNotFoundError:
-        return render(request, "not_found.html", principal, status_code=404,
-                      message=f"No job has id {job_id}.", nav="jobs")
+        return render(
+            request,
+            "not_found.html",
+            principal,
+            status_code=404,
+            message=f"No job has id {job_id}.",
+            nav="jobs",
+        )
     attempts = [h for h in info.history if h.error is not None]
-    return _part(request, "job.html", "_job_live.html", principal, job=info,
-                 attempts=attempts, nav="jobs")
+    logs = await service.job_logs(job_id, limit=LOG_LINES)
+    return _part(
+        request,
+        "job.html",
+        "_job_live.html",
+        principal,
+        job=info,
+        attempts=attempts,
+        logs=logs,
+        nav="jobs",
+    )
 
 
 @router.get("/jobs/{job_id:int}/events")
@@ -146,33 +207,51 @@ async def job_events(request: Request, job_id: int, _: Caller, hub: HubDep) -> R
         async for chunk in stream:
             yield chunk
 
-    return StreamingResponse(body(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache"})
+    return StreamingResponse(
+        body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
 
 
 @router.get("/queues", response_class=HTMLResponse)
 async def queues(request: Request, principal: Caller, monitor: MonitorDep) -> Response:
-    return _part(request, "queues.html", "_queues_live.html", principal,
-                 queues=await monitor.queues(), nav="queues")
+    return _part(
+        request,
+        "queues.html",
+        "_queues_live.html",
+        principal,
+        queues=await monitor.queues(),
+        nav="queues",
+    )
 
 
 @router.get("/servers", response_class=HTMLResponse)
 async def servers(request: Request, principal: Caller, monitor: MonitorDep) -> Response:
-    return _part(request, "servers.html", "_servers_live.html", principal,
-                 servers=await monitor.servers(), lease=monitor.lease_seconds, nav="servers")
+    return _part(
+        request,
+        "servers.html",
+        "_servers_live.html",
+        principal,
+        servers=await monitor.servers(),
+        lease=monitor.lease_seconds,
+        nav="servers",
+    )
 
 
 @router.get("/recurring", response_class=HTMLResponse)
 async def recurring(request: Request, principal: Caller, service: ServiceDep) -> Response:
-    lister = getattr(service, "recurring_list", None)
-    items = [] if lister is None else await lister()
-    return render(request, "recurring.html", principal, available=lister is not None,
-                  items=items, nav="recurring")
+    return render(
+        request,
+        "recurring.html",
+        principal,
+        items=await service.recurring_list(),
+        nav="recurring",
+    )
 
 
 @router.get("/limits", response_class=HTMLResponse)
 async def limits(request: Request, principal: Caller, service: ServiceDep) -> Response:
     lister = getattr(service, "limit_usage", None)
     items = [] if lister is None else await lister()
-    return render(request, "limits.html", principal, available=lister is not None,
-                  items=items, nav="limits")
+    return render(
+        request, "limits.html", principal, available=lister is not None, items=items, nav="limits"
+    )

@@ -4,11 +4,12 @@ heartbeating runs again (as a new attempt), or fails if it has no attempts left.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from medley.infrastructure.jobs.runtime.service import BaseService
-from medley.infrastructure.jobs.storage.port import JobRescueParams, JobStore
+from medley.infrastructure.jobs.storage.port import JobRescueParams, JobRow, JobStore
 
 log = logging.getLogger("medley.maintenance")
 
@@ -24,10 +25,19 @@ class RescueResult:
 class JobRescuer(BaseService):
     name = "rescuer"
 
-    def __init__(self, store: JobStore, *, lease_seconds: float, interval: float) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        *,
+        lease_seconds: float,
+        interval: float,
+        on_rescued: Callable[[list[JobRow]], None] | None = None,
+    ) -> None:
         super().__init__(interval)
         self.store = store
         self.lease_seconds = lease_seconds
+        self.on_rescued = on_rescued
+        """Called with the rows rescued by a pass (for metrics)."""
 
     async def run_once(self) -> RescueResult:
         now = datetime.now(UTC)
@@ -35,6 +45,8 @@ class JobRescuer(BaseService):
             JobRescueParams(lease_seconds=self.lease_seconds, retry_at=lambda _attempt: now)
         )
         failed = sum(1 for r in rows if r.state.is_final)
+        if rows and self.on_rescued is not None:
+            self.on_rescued(rows)
         if rows:
             log.warning(
                 "rescued %d jobs of dead workers (%d retried, %d failed for good)",

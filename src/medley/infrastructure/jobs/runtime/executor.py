@@ -26,6 +26,8 @@ from medley.infrastructure.jobs.registry import JobDefinition, JobRegistry
 from medley.infrastructure.jobs.retry import RetryPolicy
 from medley.infrastructure.jobs.runtime.process_runner import ProcessRunner, RemoteJobError
 from medley.infrastructure.jobs.storage.port import JobCompletion, JobRow, ProgressUpdate
+from medley.infrastructure.observability.attempt import attempt_scope
+from medley.infrastructure.observability.joblog import JobLogCollector
 
 log = logging.getLogger("medley.worker")
 
@@ -77,8 +79,10 @@ class JobExecutor:
         report_progress: Callable[[ProgressUpdate], None] | None = None,
         queue_timeouts: Mapping[str, float] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        job_logs: JobLogCollector | None = None,
     ) -> None:
         self.registry = registry
+        self.job_logs = job_logs
         self.worker_id = worker_id
         self.threads = threads
         self.processes = processes
@@ -88,11 +92,21 @@ class JobExecutor:
         self.clock = clock
 
     def context_for(self, row: JobRow) -> JobContext:
-        identity = JobIdentity(row.id, row.job, row.queue, row.attempt, self.worker_id)
-        return JobContext(identity, self.report_progress)
+        identity = JobIdentity(
+            row.id, row.job, row.queue, row.attempt, self.worker_id, row.batch_id
+        )
+        capture = self.job_logs.sink(row.id, row.attempt) if self.job_logs else None
+        request_id = row.meta.get("request_id")
+        return JobContext(identity, self.report_progress, request_id=request_id, capture=capture)
 
     async def execute(self, row: JobRow, ctx: JobContext) -> JobCompletion:
-        """Run the attempt; never raises except `CancelledError` of the worker itself."""
+        """Run the attempt; never raises except `CancelledError` of the worker itself.
+        Everything it logs, in any task or thread of its own, carries the job's fields."""
+        capture_all = self.job_logs is not None and self.job_logs.config.capture == "all"
+        with attempt_scope(ctx, row.meta, capture_all=capture_all):
+            return await self._execute(row, ctx)
+
+    async def _execute(self, row: JobRow, ctx: JobContext) -> JobCompletion:
         started = time.monotonic()
         try:
             definition = self.registry.get(row.job)
@@ -260,5 +274,6 @@ class JobExecutor:
             reason=reason,
             progress_fraction=fraction,
             progress_message=message,
+            duration=time.monotonic() - ctx.started,
             **fields,
         )

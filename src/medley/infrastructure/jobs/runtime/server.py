@@ -15,6 +15,11 @@ from datetime import UTC, datetime
 
 from medley.application.errors import StorageError
 from medley.application.models.jobs import JobState, StateChangeReason
+from medley.infrastructure.jobs.maintenance.recurring import (
+    RECURRING_INTERVAL_DEFAULT,
+    RecurringScheduler,
+    register_declared,
+)
 from medley.infrastructure.jobs.maintenance.rescuer import RESCUER_INTERVAL_DEFAULT, JobRescuer
 from medley.infrastructure.jobs.maintenance.retention import (
     RETENTION_INTERVAL_DEFAULT,
@@ -38,6 +43,16 @@ from medley.infrastructure.jobs.storage.port import (
     JobStore,
     Subscription,
 )
+from medley.infrastructure.observability.joblog import (
+    JobLogCollector,
+    JobLogConfig,
+    JobLogFlusher,
+)
+from medley.infrastructure.observability.logfilter import (
+    install_capture_handler,
+    install_log_context,
+)
+from medley.infrastructure.observability.metrics import DEFAULT_METRICS, JobMetrics
 
 log = logging.getLogger("medley.worker")
 
@@ -53,6 +68,8 @@ class WorkerConfig:
     leader_seconds: float = LEADER_INTERVAL_DEFAULT
     rescuer_seconds: float = RESCUER_INTERVAL_DEFAULT
     retention_seconds: float = RETENTION_INTERVAL_DEFAULT
+    recurring_seconds: float = RECURRING_INTERVAL_DEFAULT
+    """How often the leader looks for due recurring jobs (the resolution of 6-field crons)."""
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     progress_flush_seconds: float = 0.5
     queue_timeouts: Mapping[str, float] = field(default_factory=dict)
@@ -60,6 +77,8 @@ class WorkerConfig:
     cpu_processes: int | None = None
     """Size of the process pool for `cpu_bound` jobs (spawned on first use); None means
     one per CPU, 0 runs them in threads instead."""
+    job_logs: JobLogConfig = field(default_factory=JobLogConfig)
+    """What of each job's logging is stored with it, and the bounds."""
 
     def __post_init__(self) -> None:
         if self.lease_seconds <= self.heartbeat_seconds:
@@ -83,8 +102,10 @@ class WorkerServer:
         on_job_started: Callable[[JobRow], None] | None = None,
         on_outcomes_written: Callable[[list[JobCompletion], set[int]], None] | None = None,
         notifications: FailureNotifications | None = None,
+        metrics: JobMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or DEFAULT_METRICS
         self.registry = registry or DEFAULT_REGISTRY
         self.config = config or WorkerConfig()
         self.worker_id = worker_id or new_worker_id()
@@ -95,12 +116,15 @@ class WorkerServer:
         self.progress = ProgressFlusher(store, self.worker_id, interval=c.progress_flush_seconds)
         self.notifications = notifications or DEFAULT_NOTIFICATIONS
         test_hook = on_outcomes_written
+        self.job_logs = JobLogCollector(c.job_logs)
+        self.job_log_flusher = JobLogFlusher(store, self.job_logs)
 
         def outcomes_written(batch: list[JobCompletion], written: set[int]) -> None:
             now = datetime.now(UTC)
             if any(c.run_at is not None and c.run_at <= now for c in batch):
                 self.producer.wake()  # a retry without backoff is runnable right away
             self.notifications.outcomes_written(self.worker_id, batch, written)
+            self.metrics.outcomes_written(batch, written)
             if test_hook is not None:
                 test_hook(batch, written)
 
@@ -112,14 +136,22 @@ class WorkerServer:
             processes=self._processes,
             report_progress=self.progress.report,
             queue_timeouts=c.queue_timeouts,
+            job_logs=self.job_logs,
         )
+        started_hook = on_job_started
+
+        def job_started(row: JobRow) -> None:
+            self.metrics.job_started(row)
+            if started_hook is not None:
+                started_hook(row)
+
         self.producer = Producer(
             store,
             self.executor,
             self.completer,
             ProducerConfig(queues=c.queues, concurrency=c.concurrency, poll_seconds=c.poll_seconds),
             worker_id=self.worker_id,
-            on_job_started=on_job_started,
+            on_job_started=job_started,
         )
         self.heartbeat = Heartbeat(
             store,
@@ -130,13 +162,21 @@ class WorkerServer:
             running=lambda: len(self.producer.running),
             reconcile=self._reconcile,
         )
-        self.rescuer = JobRescuer(store, lease_seconds=c.lease_seconds, interval=c.rescuer_seconds)
+        self.rescuer = JobRescuer(
+            store,
+            lease_seconds=c.lease_seconds,
+            interval=c.rescuer_seconds,
+            on_rescued=self.metrics.jobs_rescued,
+        )
         self.retention = JobRetention(store, c.retention, interval=c.retention_seconds)
+        self.recurring = RecurringScheduler(
+            store, interval=c.recurring_seconds, on_fired=lambda queues: self.wake(queues)
+        )
         self.leader = LeaderElector(
             store,
             leader_id=self.worker_id,
             interval=c.leader_seconds,
-            services=[self.rescuer, self.retention],
+            services=[self.rescuer, self.retention, self.recurring],
         )
         self._producer_task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
@@ -197,10 +237,15 @@ class WorkerServer:
         return acted
 
     async def start(self) -> None:
+        install_log_context()  # the host's handlers gain the job fields, as they are now
+        if self.job_logs.config.capture == "all":
+            install_capture_handler(self.job_logs.config.level)
         await self._register()
+        await register_declared(self.store, self.registry)  # @medley.recurring, by name
         self._subscription = await self.store.subscribe(self._on_notification)
         self.completer.start()
         self.progress.start()
+        self.job_log_flusher.start()
         self.heartbeat.start()
         self.leader.start()
         self._producer_task = asyncio.create_task(self.producer.run(), name="medley-producer")
@@ -241,6 +286,7 @@ class WorkerServer:
         await self.completer.stop()
         await self.notifications.drain()
         await self.progress.stop()
+        await self.job_log_flusher.stop()
         await self.heartbeat.stop()
         if self._subscription is not None:
             await self._subscription.close()

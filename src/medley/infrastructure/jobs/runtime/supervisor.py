@@ -8,7 +8,7 @@ import logging
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -33,8 +33,17 @@ class _Child:
 class Supervisor:
     """Keeps `count` copies of `command` running until told to stop."""
 
-    def __init__(self, command: Sequence[str], count: int, *, stop_timeout: float) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        count: int,
+        *,
+        stop_timeout: float,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.command = list(command)
+        self.env = dict(env) if env is not None else None
+        """The children's environment (None: this process's)."""
         self.count = count
         self.stop_timeout = stop_timeout
         self.restarts = 0
@@ -42,7 +51,7 @@ class Supervisor:
         self._children: dict[int, _Child] = {}
 
     def _spawn(self, slot: int, delay: float = RESTART_DELAY_MIN) -> None:
-        process = subprocess.Popen(self.command)
+        process = subprocess.Popen(self.command, env=self.env)
         self._children[slot] = _Child(slot, process, delay=delay)
         log.info("started worker process %d (pid %d)", slot, process.pid)
 

@@ -33,6 +33,11 @@ def job_row(r: dict[str, Any]) -> JobRow:
         started_at=r["started_at"],
         finished_at=r["finished_at"],
         meta=r.get("meta") or {},
+        batch_id=r.get("batch_id"),
+        depends_on=r.get("depends_on") or [],
+        continue_on=r.get("continue_on"),
+        dependants=r.get("dependants") or 0,
+        batch_pending=bool(r.get("batch_pending")),
     )
 
 

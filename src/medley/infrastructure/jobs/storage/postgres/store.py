@@ -7,9 +7,9 @@ costs one round trip; multi-statement operations open an explicit transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, LiteralString
+from typing import Any, LiteralString, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
@@ -54,6 +54,15 @@ from medley.infrastructure.jobs.storage.port import (
     TokenRow,
     UserRow,
 )
+from medley.infrastructure.jobs.storage.port import (
+    BatchInsertParams,
+    BatchInsertResult,
+    BatchRow,
+    RecurringFireParams,
+    RecurringRow,
+    RecurringUpsertParams,
+)
+from medley.infrastructure.jobs.storage.postgres import _workflows as _wf
 from medley.infrastructure.jobs.storage.postgres._errors import map_errors
 from medley.infrastructure.jobs.storage.postgres._rows import history_row, job_row, server_row
 from medley.infrastructure.jobs.storage.postgres.listener import PostgresListener
@@ -73,6 +82,7 @@ WORKER_LOST_ERROR = json.dumps(
 )
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 class PostgresJobStore:
@@ -162,7 +172,13 @@ class PostgresJobStore:
             if not isinstance(connection, psycopg.AsyncConnection):
                 raise TypeError("connection must be a psycopg.AsyncConnection")
             with map_errors("enqueueing in the caller's transaction"):
+                if _wf.needs_workflow(params):
+                    return await _wf.insert(connection, params, self._insert_unnest)
                 return await self._insert_unnest(connection, params)
+        if _wf.needs_workflow(params):  # continuations, batch members: never COPY
+            return await self._in_tx(
+                "enqueueing", lambda conn: _wf.insert(conn, params, self._insert_unnest)
+            )
         use_copy = len(params) >= COPY_THRESHOLD and all(p.unique_key is None for p in params)
         with map_errors("enqueueing"):
             async with self._pool.connection() as conn:
@@ -233,23 +249,27 @@ class PostgresJobStore:
     ) -> list[int]:
         if not completions:
             return []
-        c = completions
         rows = await self._fetch(
-            "job_set_state_if_processing",
-            {
-                "worker_id": worker_id,
-                "id": [x.id for x in c],
-                "attempt": [x.attempt for x in c],
-                "state": [x.state.value for x in c],
-                "reason": [x.reason.value for x in c],
-                "result": [x.result_json for x in c],
-                "error": [json.dumps(x.error) if x.error else None for x in c],
-                "run_at": [x.run_at for x in c],
-                "progress_fraction": [x.progress_fraction for x in c],
-                "progress_message": [x.progress_message for x in c],
-                "release": [x.release for x in c],
-            },
+            "job_set_state_if_processing", _completion_values(worker_id, completions, False)
         )
+        written = [r["id"] for r in rows]
+        if len(written) < len(completions):
+            # Held back by the fast path: jobs with continuations or in a batch (or fenced
+            # off, which the resolving path finds again). Written and settled in one
+            # transaction; jobs without workflows never get here.
+            done = set(written)
+            rest = [c for c in completions if c.id not in done]
+            written += await self._complete_settling(worker_id, rest)
+        return written
+
+    async def _complete_settling(
+        self, worker_id: str, completions: Sequence[JobCompletion]
+    ) -> list[int]:
+        values = _completion_values(worker_id, completions, True)
+        with map_errors("completing jobs"):
+            async with self._pool.connection() as conn, conn.transaction():
+                rows = await _wf.rows(conn, "job_set_state_if_processing", values)
+                await _wf.settle(conn, map(_wf.Finished.of, rows))
         return [r["id"] for r in rows]
 
     async def job_progress_update(self, worker_id: str, updates: Sequence[ProgressUpdate]) -> None:
@@ -290,13 +310,24 @@ class PostgresJobStore:
         return job_row(rows[0]) if rows else None
 
     async def job_cancel(self, job_id: int) -> JobRow | None:
-        return await self._one("job_cancel", job_id)
+        async def cancel(conn: psycopg.AsyncConnection[Any]) -> list[Row]:
+            rows = await _wf.rows(conn, "job_cancel", {"id": job_id})
+            await _wf.settle(conn, map(_wf.Finished.of, rows))  # dependants, batch
+            return rows
+
+        rows = await self._in_tx("cancelling a job", cancel)
+        return job_row(rows[0]) if rows else None
 
     async def job_retry(self, job_id: int) -> JobRow | None:
         return await self._one("job_retry", job_id)
 
     async def job_delete(self, job_id: int) -> JobRow | None:
-        return await self._one("job_delete", job_id)
+        async def delete(conn: psycopg.AsyncConnection[Any]) -> list[Row]:
+            await _wf.delete_settled(conn, job_id)
+            return await _wf.rows(conn, "job_delete", {"id": job_id})
+
+        rows = await self._in_tx("deleting a job", delete)
+        return job_row(rows[0]) if rows else None
 
     async def job_retry_many(self, params: JobBulkParams) -> list[int]:
         return [r["id"] for r in await self._fetch("job_retry_many", _bulk_values(params))]
@@ -331,7 +362,9 @@ class PostgresJobStore:
                         "error": WORKER_LOST_ERROR,
                     },
                 )
-                return [job_row(r) for r in await cur.fetchall()]
+                rescued = await cur.fetchall()
+                await _wf.settle(conn, map(_wf.Finished.of, rescued))  # those that failed
+                return [job_row(r) for r in rescued]
 
     async def job_prune(self, state: JobState, finished_before: datetime) -> int:
         rows = await self._fetch(
@@ -491,6 +524,80 @@ class PostgresJobStore:
         rows = await self._fetch("stat_job_performance", values)
         return [JobPerformanceRow(**r) for r in rows]
 
+    # --- workflows --------------------------------------------------------------------
+
+    async def _in_tx(
+        self, doing: str, fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]
+    ) -> T:
+        with map_errors(doing):
+            async with self._pool.connection() as conn, conn.transaction():
+                return await fn(conn)
+
+    async def batch_insert(self, params: BatchInsertParams) -> BatchInsertResult:
+        return await self._in_tx(
+            "creating a batch", lambda conn: _wf.batch_insert(conn, params, self._insert_unnest)
+        )
+
+    async def batch_add(
+        self, batch_id: int, params: Sequence[JobInsertParams]
+    ) -> list[JobInsertResult]:
+        return await self._in_tx(
+            "adding to a batch",
+            lambda conn: _wf.batch_add(conn, batch_id, params, self._insert_unnest),
+        )
+
+    async def batch_get(self, batch_id: int) -> BatchRow | None:
+        rows = await self._fetch("batch_get", {"id": batch_id})
+        return BatchRow(**rows[0]) if rows else None
+
+    async def recurring_upsert(self, params: RecurringUpsertParams) -> RecurringRow:
+        rows = await self._fetch(
+            "recurring_upsert",
+            {
+                "name": params.name,
+                "job": params.job,
+                "args": params.payload_json[0],
+                "kwargs": params.payload_json[1],
+                "queue": params.queue,
+                "priority": params.priority,
+                "max_attempts": params.max_attempts,
+                "timeout_seconds": params.timeout_seconds,
+                "tags": _tags_json(params.tags),
+                "cron": params.cron,
+                "timezone": params.timezone,
+                "misfire": params.misfire,
+                "next_run_at": params.next_run_at,
+            },
+        )
+        return _wf.recurring_row(rows[0])
+
+    async def recurring_get(self, name: str) -> RecurringRow | None:
+        rows = await self._fetch("recurring_get", {"name": name})
+        return _wf.recurring_row(rows[0]) if rows else None
+
+    async def recurring_list(self) -> list[RecurringRow]:
+        return [_wf.recurring_row(r) for r in await self._fetch("recurring_list")]
+
+    async def recurring_list_due(self, now: datetime, limit: int) -> list[RecurringRow]:
+        rows = await self._fetch("recurring_list_due", {"now": now, "limit": limit})
+        return [_wf.recurring_row(r) for r in rows]
+
+    async def recurring_fire(self, params: RecurringFireParams) -> list[JobInsertResult] | None:
+        return await self._in_tx(
+            "firing a recurring job",
+            lambda conn: _wf.recurring_fire(conn, params, self._insert_unnest),
+        )
+
+    async def recurring_set_paused(
+        self, name: str, paused: bool, next_run_at: datetime | None = None
+    ) -> RecurringRow | None:
+        values = {"name": name, "paused": paused, "next_run_at": next_run_at}
+        rows = await self._fetch("recurring_set_paused", values)
+        return _wf.recurring_row(rows[0]) if rows else None
+
+    async def recurring_delete(self, name: str) -> bool:
+        return bool(await self._fetch("recurring_delete", {"name": name}))
+
 
 _SEARCH_ANCHOR: LiteralString = "1 = 1"
 _SEARCH_FILTERS: dict[str, LiteralString] = {
@@ -535,6 +642,25 @@ def _many_values(params: Sequence[JobInsertParams]) -> Row:
         "unique_key": [p.unique_key for p in params],
         "tags": [_tags_json(p.tags) for p in params],
         "meta": [_meta_json(p.meta) for p in params],
+    }
+
+
+def _completion_values(
+    worker_id: str, c: Sequence[JobCompletion], resolving: bool
+) -> Row:
+    return {
+        "worker_id": worker_id,
+        "id": [x.id for x in c],
+        "attempt": [x.attempt for x in c],
+        "state": [x.state.value for x in c],
+        "reason": [x.reason.value for x in c],
+        "result": [x.result_json for x in c],
+        "error": [json.dumps(x.error) if x.error else None for x in c],
+        "run_at": [x.run_at for x in c],
+        "progress_fraction": [x.progress_fraction for x in c],
+        "progress_message": [x.progress_message for x in c],
+        "release": [x.release for x in c],
+        "resolving": resolving,
     }
 
 

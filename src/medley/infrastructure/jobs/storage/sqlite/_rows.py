@@ -58,7 +58,12 @@ def job_row(r: sqlite3.Row) -> JobRow:
         run_at=to_datetime(r["run_at"]),
         started_at=_maybe_datetime(r["started_at"]),
         finished_at=_maybe_datetime(r["finished_at"]),
-        meta=json.loads(r["meta"]) if "meta" in r.keys() and r["meta"] else {},
+        meta=_maybe_json(r["meta"]) or {},
+        batch_id=r["batch_id"],
+        depends_on=_maybe_json(r["depends_on"]) or [],
+        continue_on=r["continue_on"],
+        dependants=r["dependants"],
+        batch_pending=bool(r["batch_pending"]),
     )
 
 

@@ -53,6 +53,15 @@ from medley.infrastructure.jobs.storage.port import (
     TokenRow,
     UserRow,
 )
+from medley.infrastructure.jobs.storage.port import (
+    BatchInsertParams,
+    BatchInsertResult,
+    BatchRow,
+    RecurringFireParams,
+    RecurringRow,
+    RecurringUpsertParams,
+)
+from medley.infrastructure.jobs.storage.sqlite import _workflows as _wf
 from medley.infrastructure.jobs.storage.sqlite._errors import map_errors
 from medley.infrastructure.jobs.storage.sqlite._rows import (
     history_row,
@@ -161,14 +170,15 @@ class SqliteJobStore:
         for the caller to commit or roll back."""
         if not params:
             return []
+        insert = _insert_settled if _wf.needs_workflow(params) else _insert
         if connection is None:
-            return await self._call("enqueueing", lambda c: in_transaction(c, _insert, params))
+            return await self._call("enqueueing", lambda c: in_transaction(c, insert, params))
         if not isinstance(connection, sqlite3.Connection):
             raise TypeError("connection must be a sqlite3.Connection")
         with map_errors("enqueueing in the caller's transaction"):
             if not connection.in_transaction:
                 begin(connection)
-            return _insert(connection, params)
+            return insert(connection, params)
 
     async def job_fetch_available(self, params: JobFetchParams) -> list[JobRow]:
         values = {
@@ -194,9 +204,7 @@ class SqliteJobStore:
             "outcomes": json.dumps([_outcome(c) for c in latest]),
             "now": time.time(),
         }
-        rows = await self._call(
-            "completing jobs", lambda c: write(c, "job_set_state_if_processing", values)
-        )
+        rows = await self._call("completing jobs", lambda c: in_transaction(c, _complete, values))
         written = {r["id"] for r in rows}
         return [i for i in dict.fromkeys(c.id for c in latest) if i in written]
 
@@ -236,20 +244,25 @@ class SqliteJobStore:
         rows = await self._call("listing jobs", lambda c: execute(c, sql, values).fetchall())
         return [job_row(r) for r in rows]
 
-    async def _change_one(self, doing: str, name: LiteralString, job_id: int) -> JobRow | None:
+    async def _change_one(
+        self, doing: str, name: LiteralString, job_id: int, *, settle: bool = False
+    ) -> JobRow | None:
         values = {"id": job_id, "now": time.time()}
-        rows = await self._call(doing, lambda c: write(c, name, values))
+        if settle:  # the change may end a job that has dependants or a batch
+            rows = await self._call(doing, lambda c: in_transaction(c, _settled, (name, values)))
+        else:
+            rows = await self._call(doing, lambda c: write(c, name, values))
         return job_row(rows[0]) if rows else None
 
     async def job_cancel(self, job_id: int) -> JobRow | None:
-        return await self._change_one("cancelling a job", "job_cancel", job_id)
+        return await self._change_one("cancelling a job", "job_cancel", job_id, settle=True)
 
     async def job_retry(self, job_id: int) -> JobRow | None:
         row = await self._call("retrying a job", lambda c: in_transaction(c, _retry, job_id))
         return job_row(row) if row else None
 
     async def job_delete(self, job_id: int) -> JobRow | None:
-        return await self._change_one("deleting a job", "job_delete", job_id)
+        return await self._change_one("deleting a job", "job_delete", job_id, settle=True)
 
     async def job_retry_many(self, params: JobBulkParams) -> list[int]:
         return await self._call(
@@ -456,6 +469,91 @@ class SqliteJobStore:
         )
         return [JobPerformanceRow(**dict(r)) for r in rows]
 
+    # --- workflows --------------------------------------------------------------------
+
+    async def batch_insert(self, params: BatchInsertParams) -> BatchInsertResult:
+        return await self._call(
+            "creating a batch",
+            lambda c: in_transaction(c, lambda conn, p: _wf.batch_insert(conn, p, _insert), params),
+        )
+
+    async def batch_add(
+        self, batch_id: int, params: Sequence[JobInsertParams]
+    ) -> list[JobInsertResult]:
+        def add(conn: sqlite3.Connection, p: Sequence[JobInsertParams]) -> list[JobInsertResult]:
+            return _wf.batch_add(conn, batch_id, p, _insert)
+
+        return await self._call("adding to a batch", lambda c: in_transaction(c, add, params))
+
+    async def batch_get(self, batch_id: int) -> BatchRow | None:
+        rows = await self._call("reading a batch", lambda c: run(c, "batch_get", {"id": batch_id}))
+        return _wf.batch_row(rows[0]) if rows else None
+
+    async def recurring_upsert(self, params: RecurringUpsertParams) -> RecurringRow:
+        values = {
+            "name": params.name,
+            "job": params.job,
+            "args": params.payload_json[0],
+            "kwargs": params.payload_json[1],
+            "queue": params.queue,
+            "priority": params.priority,
+            "max_attempts": params.max_attempts,
+            "timeout_seconds": params.timeout_seconds,
+            "tags": json.dumps(list(params.tags)),
+            "cron": params.cron,
+            "timezone": params.timezone,
+            "misfire": params.misfire,
+            "next_run_at": to_seconds(params.next_run_at),
+            "now": time.time(),
+        }
+        rows = await self._call(
+            "storing a recurring job", lambda c: write(c, "recurring_upsert", values)
+        )
+        return _wf.recurring_row(rows[0])
+
+    async def recurring_get(self, name: str) -> RecurringRow | None:
+        rows = await self._call(
+            "reading a recurring job", lambda c: run(c, "recurring_get", {"name": name})
+        )
+        return _wf.recurring_row(rows[0]) if rows else None
+
+    async def recurring_list(self) -> list[RecurringRow]:
+        rows = await self._call("listing recurring jobs", lambda c: run(c, "recurring_list"))
+        return [_wf.recurring_row(r) for r in rows]
+
+    async def recurring_list_due(self, now: datetime, limit: int) -> list[RecurringRow]:
+        values = {"now": to_seconds(now), "limit": limit}
+        rows = await self._call(
+            "listing due recurring jobs", lambda c: run(c, "recurring_list_due", values)
+        )
+        return [_wf.recurring_row(r) for r in rows]
+
+    async def recurring_fire(self, params: RecurringFireParams) -> list[JobInsertResult] | None:
+        return await self._call(
+            "firing a recurring job",
+            lambda c: in_transaction(c, lambda conn, p: _wf.recurring_fire(conn, p, _insert), params),
+        )
+
+    async def recurring_set_paused(
+        self, name: str, paused: bool, next_run_at: datetime | None = None
+    ) -> RecurringRow | None:
+        values = {
+            "name": name,
+            "paused": paused,
+            "next_run_at": None if next_run_at is None else to_seconds(next_run_at),
+            "now": time.time(),
+        }
+        rows = await self._call(
+            "pausing a recurring job", lambda c: write(c, "recurring_set_paused", values)
+        )
+        return _wf.recurring_row(rows[0]) if rows else None
+
+    async def recurring_delete(self, name: str) -> bool:
+        rows = await self._call(
+            "removing a recurring job", lambda c: write(c, "recurring_delete", {"name": name})
+        )
+        return bool(rows)
+
 
 _SEARCH_FILTERS: dict[str, LiteralString] = {
     **_LIST_FILTERS,
@@ -602,7 +700,36 @@ def _rescue(conn: sqlite3.Connection, params: JobRescueParams) -> list[sqlite3.R
         for r in found
     ]
     changes = {"candidates": json.dumps(candidates), "error": WORKER_LOST_ERROR, "now": now}
-    return run(conn, "job_rescue", changes)
+    rescued = run(conn, "job_rescue", changes)
+    _wf.settle(conn, map(_wf.Finished.of, rescued))  # those that failed or were cancelled
+    return rescued
+
+
+def _complete(conn: sqlite3.Connection, values: dict[str, Any]) -> list[sqlite3.Row]:
+    """Write outcomes and settle the jobs they end (dependants, batch), in one transaction;
+    a job without workflows costs nothing more than the RETURNING of two columns."""
+    rows = run(conn, "job_set_state_if_processing", values)
+    _wf.settle(conn, map(_wf.Finished.of, rows))
+    return rows
+
+
+def _settled(
+    conn: sqlite3.Connection, task: tuple[LiteralString, dict[str, Any]]
+) -> list[sqlite3.Row]:
+    """Cancel or delete one job and settle what that ends, in one transaction."""
+    name, values = task
+    if name == "job_delete":
+        _wf.delete_settled(conn, values["id"])
+    rows = run(conn, name, values)
+    if name == "job_cancel":
+        _wf.settle(conn, map(_wf.Finished.of, rows[-1:]))
+    return rows
+
+
+def _insert_settled(
+    conn: sqlite3.Connection, params: Sequence[JobInsertParams]
+) -> list[JobInsertResult]:
+    return _wf.insert(conn, params, _insert)
 
 
 # --- web, on the store's thread ----------------------------------------------------------

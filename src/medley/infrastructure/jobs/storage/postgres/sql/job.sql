@@ -105,7 +105,7 @@ history AS (
 SELECT id, job, queue, priority, state, args, kwargs, attempt, max_attempts, timeout_seconds,
        unique_key, tags, progress_fraction, progress_message, NULL::jsonb AS result,
        error, lease_owner, cancel_requested, created_at, run_at, started_at, finished_at,
-       meta
+       meta, batch_id
 FROM claimed ORDER BY priority, run_at, id
 
 -- name: job_set_state_if_processing
@@ -136,7 +136,14 @@ updated AS (
     FROM input u
     WHERE j.id = u.id AND j.state = 'processing' AND j.lease_owner = %(worker_id)s
       AND j.attempt = u.attempt
-    RETURNING j.id, j.state, j.queue, u.reason, u.attempt, u.error
+      -- Fast path (autocommit, :resolving false): a final outcome of a job with
+      -- continuations or an uncounted batch membership is held back, for the adapter to
+      -- write again with :resolving in a transaction that also settles them. Re-checked on
+      -- the newest row version if an enqueue declared a dependant meanwhile.
+      AND (%(resolving)s OR u.state NOT IN ('succeeded', 'failed', 'cancelled')
+           OR (j.dependants = 0 AND NOT j.batch_pending))
+    RETURNING j.id, j.state, j.queue, u.reason, u.attempt, u.error, j.dependants,
+              j.batch_pending
 ),
 history AS (
     INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt, worker, error)
@@ -146,7 +153,8 @@ notified AS (
     SELECT pg_notify('medley_job', q.queue)
     FROM (SELECT DISTINCT queue FROM updated WHERE state = 'enqueued') q
 )
-SELECT id, (SELECT count(*) FROM notified) AS notified FROM updated
+SELECT id, state, dependants, batch_pending, (SELECT count(*) FROM notified) AS notified
+FROM updated
 
 -- name: job_progress_update
 UPDATE medley_job j

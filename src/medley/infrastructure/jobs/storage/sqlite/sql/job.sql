@@ -125,7 +125,7 @@ FROM (
 ) AS u
 WHERE j.id = u.id AND j.state = 'processing' AND j.lease_owner = :worker_id
   AND j.attempt = u.attempt
-RETURNING id
+RETURNING id, state, dependants, batch_pending
 
 -- name: job_progress_update
 -- SQLite has no arrays: the adapter runs this one-row statement through executemany.

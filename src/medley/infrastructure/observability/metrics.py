@@ -1,0 +1,259 @@
+"""Prometheus metrics.
+
+Two kinds, chosen so that many worker processes on many machines add up correctly and a
+scrape costs the database almost nothing:
+
+* **Events** (counters, histograms) are counted in the process where they happen: an
+  enqueue in the process that enqueued, an outcome in the worker whose write committed, a
+  rescue in the leader. Every event is counted exactly once somewhere, so summing a metric
+  over all scraped processes is exact. Under `medley worker --processes P` the children
+  write to prometheus-client's multiprocess files and the supervisor serves their sum on
+  one port. Nothing is written to the database for them: the completion path stays as it
+  is.
+* **State** (gauges: jobs per queue and state, the oldest waiting job, live workers and
+  busy slots) is read from the database at scrape time, from the maintained counters
+  (`stat_count_by_state`), a skip scan of the fetch index (`stat_queue_heads`) and the
+  small server table: three cheap queries, the same figures from every endpoint
+  (aggregate them with `max`, not `sum`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from medley.application.models.jobs import JobState
+from medley.infrastructure.jobs.storage.port import (
+    JobCompletion,
+    JobInsertParams,
+    JobInsertResult,
+    JobRow,
+    JobStore,
+    QueueHeadRow,
+    ServerRow,
+    StateCount,
+)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DURATION_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+    300.0, 600.0, 1800.0, 3600.0, 7200.0, float("inf"),
+)  # fmt: skip
+"""Jobs run from milliseconds to hours."""
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _outcome(c: JobCompletion) -> str | None:
+    if c.state is JobState.SUCCEEDED:
+        return "succeeded"
+    if c.state is JobState.FAILED:
+        return "failed"
+    if c.state is JobState.CANCELLED:
+        return "cancelled"
+    if c.state is JobState.SCHEDULED and not c.release and c.error is not None:
+        return "retried"
+    return None  # given back (shutdown, snooze): not an outcome
+
+
+class JobMetrics:
+    """The counters and histograms of one process (see the module docstring)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        labels = ("job", "queue")
+
+        def counter(name: str, doc: str) -> Counter:
+            return Counter(name, doc, labels, registry=self.registry)
+
+        self.enqueued = counter("medley_jobs_enqueued", "Jobs enqueued (new rows).")
+        self.succeeded = counter("medley_jobs_succeeded", "Jobs that ended succeeded.")
+        self.failed = counter(
+            "medley_jobs_failed", "Jobs that ended failed (the dead-letter queue)."
+        )
+        self.retried = counter("medley_jobs_retried", "Failed attempts that will be retried.")
+        self.cancelled = counter("medley_jobs_cancelled", "Jobs that ended cancelled.")
+        self.rescued = counter(
+            "medley_jobs_rescued", "Jobs taken back from workers that stopped heartbeating."
+        )
+        self.run_duration = Histogram(
+            "medley_job_run_duration_seconds",
+            "Run time of attempts, by outcome (succeeded, failed, retried, cancelled).",
+            (*labels, "outcome"),
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_wait = Histogram(
+            "medley_job_queue_wait_seconds",
+            "Time from runnable (enqueued, or due) to an attempt's start.",
+            labels,
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self._by_outcome = {
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "retried": self.retried,
+            "cancelled": self.cancelled,
+        }
+
+    def jobs_enqueued(
+        self, params: Sequence[JobInsertParams], results: Sequence[JobInsertResult]
+    ) -> None:
+        for p, result in zip(params, results, strict=False):
+            if not result.existing:
+                self.enqueued.labels(p.job, p.queue).inc()
+
+    def job_started(self, row: JobRow) -> None:
+        if row.started_at is not None:
+            wait = (row.started_at - row.run_at).total_seconds()
+            self.queue_wait.labels(row.job, row.queue).observe(max(wait, 0.0))
+
+    def outcomes_written(self, batch: Sequence[JobCompletion], written: set[int]) -> None:
+        """After a committed batch: count the outcomes that were written (fenced-off late
+        writes were not, and are not counted)."""
+        for c in batch:
+            outcome = _outcome(c) if c.id in written else None
+            if outcome is None or not c.job:
+                continue
+            self._by_outcome[outcome].labels(c.job, c.queue).inc()
+            if c.duration is not None:
+                self.run_duration.labels(c.job, c.queue, outcome).observe(c.duration)
+
+    def jobs_rescued(self, rows: Sequence[JobRow]) -> None:
+        for row in rows:
+            self.rescued.labels(row.job, row.queue).inc()
+            if row.state is JobState.FAILED:
+                self.failed.labels(row.job, row.queue).inc()
+            elif row.state is JobState.CANCELLED:
+                self.cancelled.labels(row.job, row.queue).inc()
+
+    def job_cancelled(self, job: str, queue: str) -> None:
+        self.cancelled.labels(job, queue).inc()
+
+
+DEFAULT_METRICS = JobMetrics()
+"""This process's metrics: what `JobService`, `WorkerServer` and the servers of
+`/metrics` use unless given another (tests do)."""
+
+
+# --- state read from the database at scrape time ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSnapshot:
+    counts: list[StateCount]
+    heads: list[QueueHeadRow]
+    servers: list[ServerRow]
+    lease_seconds: float
+    taken_at: datetime
+    duration: float
+    """Seconds the queries took."""
+
+    def alive(self) -> list[ServerRow]:
+        """Workers whose last heartbeat is within the lease."""
+        return [
+            s
+            for s in self.servers
+            if (self.taken_at - s.heartbeat_at).total_seconds() <= self.lease_seconds
+        ]
+
+    def queue_ages(self) -> dict[str, float]:
+        """Per queue, seconds the longest-waiting runnable job has waited (0: none due)."""
+        ages = {c.queue: 0.0 for c in self.counts}
+        for head in self.heads:
+            due = head.oldest_due_at
+            age = (self.taken_at - due).total_seconds() if due is not None else 0.0
+            ages[head.queue] = max(age, 0.0)
+        return ages
+
+
+async def take_snapshot(store: JobStore, *, lease_seconds: float) -> ClusterSnapshot:
+    """Three cheap queries: maintained counters, the fetch index's queue heads, servers."""
+    started = time.monotonic()
+    counts = await store.stat_count_by_state()
+    heads = await store.stat_queue_heads()
+    servers = await store.server_list()
+    return ClusterSnapshot(
+        counts=counts,
+        heads=heads,
+        servers=servers,
+        lease_seconds=lease_seconds,
+        taken_at=datetime.now(UTC),
+        duration=time.monotonic() - started,
+    )
+
+
+def snapshot_families(snapshot: ClusterSnapshot) -> list[Metric]:
+    jobs = GaugeMetricFamily(
+        "medley_jobs", "Jobs per queue and state (cluster-wide).", labels=["queue", "state"]
+    )
+    known = {(c.queue, c.state): c.count for c in snapshot.counts}
+    for queue in sorted({c.queue for c in snapshot.counts}):
+        for state in JobState:  # every state, so a series drops to 0 instead of vanishing
+            jobs.add_metric([queue, state.value], known.get((queue, state), 0))
+    oldest = GaugeMetricFamily(
+        "medley_queue_oldest_job_age_seconds",
+        "How long the longest-waiting runnable job of each queue has waited (0: none).",
+        labels=["queue"],
+    )
+    for queue, age in sorted(snapshot.queue_ages().items()):
+        oldest.add_metric([queue], age)
+    alive = snapshot.alive()
+    families: list[Metric] = [jobs, oldest]
+    busy, slots = sum(s.running for s in alive), sum(s.concurrency for s in alive)
+    for name, doc, value in (
+        ("medley_workers_alive", "Worker processes heartbeating within the lease.", len(alive)),
+        ("medley_worker_slots_busy", "Jobs running on live workers.", busy),
+        ("medley_worker_slots", "Job slots of live workers.", slots),
+        ("medley_metrics_query_seconds", "Time this scrape's queries took.", snapshot.duration),
+    ):
+        family = GaugeMetricFamily(name, doc)
+        family.add_metric([], value)
+        families.append(family)
+    return families
+
+
+class _Families(Collector):
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self._families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+def process_collector(metrics: JobMetrics) -> Collector:
+    """This process's events; or, where prometheus-client's multiprocess directory is set
+    (gunicorn workers, a supervisor's children), the sum over every process writing there."""
+    path = os.environ.get(MULTIPROCESS_ENV)
+    return multiprocess_collector(path) if path else metrics.registry
+
+
+def multiprocess_collector(path: str) -> Collector:
+    """The events of every process that wrote to prometheus-client's directory `path`,
+    summed (dead processes' counts included: counters never go back)."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]  # untyped upstream
+    return registry
+
+
+def exposition(events: Collector, snapshot: ClusterSnapshot | None) -> bytes:
+    """The Prometheus text format of `events` plus the snapshot's gauges."""
+    families = list(events.collect())
+    if snapshot is not None:
+        families += snapshot_families(snapshot)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return generate_latest(registry)
+
+
+async def render(store: JobStore, events: Collector, *, lease_seconds: float) -> bytes:
+    """A whole scrape: `events` (see `process_collector`) and the cluster state."""
+    return exposition(events, await take_snapshot(store, lease_seconds=lease_seconds))

@@ -1,0 +1,93 @@
+"""Optional OpenTelemetry tracing (`pip install medley[otel]`, plus an SDK the host
+configures): a PRODUCER span around each enqueue, whose context is stored in the job's
+`meta`, and a CONSUMER span around each attempt, linked to it. A link rather than a
+parent: the attempt may run hours later, or many times, and belongs to its own trace.
+
+Without the `opentelemetry` package everything here is a no-op, and with the API but no
+SDK the spans are non-recording and nothing is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+try:
+    from opentelemetry import propagate, trace
+except ImportError:  # the `otel` extra is not installed
+    trace = None  # type: ignore[assignment]  # checked before every use
+    propagate = None  # type: ignore[assignment]  # checked before every use
+
+TRACER_NAME = "medley"
+TRACE_KEYS = ("traceparent", "tracestate")
+"""The W3C trace-context keys stored in a job's `meta`."""
+
+_provider: Any = None
+
+
+def use_tracer_provider(provider: Any) -> None:
+    """Send Medley's spans to `provider` instead of the global one (None: global again)."""
+    global _provider
+    _provider = provider
+
+
+def _tracer() -> Any:
+    assert trace is not None
+    return trace.get_tracer(TRACER_NAME, tracer_provider=_provider)
+
+
+@contextmanager
+def enqueue_span(jobs: Sequence[str], queues: Sequence[str]) -> Iterator[dict[str, str]]:
+    """A PRODUCER span for one enqueue call; yields the trace context to store with the
+    jobs (empty when tracing is off or the span does not record)."""
+    if trace is None or propagate is None:
+        yield {}
+        return
+    names = sorted(set(jobs))
+    with _tracer().start_as_current_span(
+        f"medley enqueue {names[0] if len(names) == 1 else 'batch'}",
+        kind=trace.SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "medley",
+            "messaging.operation.type": "send",
+            "messaging.batch.message_count": len(jobs),
+            "medley.jobs": names,
+            "medley.queues": sorted(set(queues)),
+        },
+    ) as span:
+        carrier: dict[str, str] = {}
+        if span.get_span_context().is_valid:
+            propagate.inject(carrier)
+        yield {key: value for key, value in carrier.items() if key in TRACE_KEYS}
+
+
+@contextmanager
+def attempt_span(
+    job: str, job_id: int, queue: str, attempt: int, meta: dict[str, Any]
+) -> Iterator[None]:
+    """A CONSUMER span around one attempt, linked to the enqueue span stored in `meta`."""
+    if trace is None or propagate is None:
+        yield
+        return
+    carrier = {key: str(meta[key]) for key in TRACE_KEYS if key in meta}
+    links = []
+    if carrier:
+        linked = trace.get_current_span(propagate.extract(carrier)).get_span_context()
+        if linked.is_valid:
+            links.append(trace.Link(linked))
+    with _tracer().start_as_current_span(
+        f"medley run {job}",
+        context=trace.set_span_in_context(trace.INVALID_SPAN),  # a new trace of its own
+        kind=trace.SpanKind.CONSUMER,
+        links=links,
+        attributes={
+            "messaging.system": "medley",
+            "messaging.operation.type": "process",
+            "messaging.message.id": str(job_id),
+            "messaging.destination.name": queue,
+            "medley.job": job,
+            "medley.attempt": attempt,
+        },
+    ):
+        yield
