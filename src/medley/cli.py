@@ -313,13 +313,19 @@ def demo(
     workers: Annotated[
         int, typer.Option(min=1, help="Concurrent jobs in the in-process worker")
     ] = 8,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Run the dashboard too, and keep it up afterwards")
+    ] = False,
+    port: Annotated[
+        int | None, typer.Option(help="Dashboard port with --serve [MEDLEY_PORT]")
+    ] = None,
 ) -> None:
     """Run the bundled document pipeline on the embedded SQLite default, with live progress."""
     from medley.demo.run import run_demo
 
-    settings = _settings(database_url=database_url or "sqlite:///./medley-demo.db")
+    settings = _settings(database_url=database_url or "sqlite:///./medley-demo.db", port=port)
     configure_logging(settings.log_format, "WARNING")
-    _run(lambda: run_demo(settings, console, concurrency=workers))
+    _run(lambda: run_demo(settings, console, concurrency=workers, serve=serve))
 
 
 # --- jobs -------------------------------------------------------------------------------

@@ -57,7 +57,9 @@ async def test_a_continuation_is_fetched_only_once_released(store: JobStore) -> 
     parent = await insert_job(store)
     child = await insert_child(store, parent.id)
 
-    first = await store.job_fetch_available(JobFetchParams(queue="default", limit=10, worker_id="w"))
+    first = await store.job_fetch_available(
+        JobFetchParams(queue="default", limit=10, worker_id="w")
+    )
     assert [r.id for r in first] == [parent.id]
     await finish(store, first[0], worker_id="w")
 

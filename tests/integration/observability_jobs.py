@@ -58,3 +58,11 @@ async def flaky(ctx: medley.JobContext) -> int:
 @medley.job(name="obs.fails", max_attempts=1)
 async def fails() -> None:
     raise RuntimeError("always")
+
+
+@medley.job(name="obs.cpu_chatty", cpu_bound=True)
+def cpu_chatty(ctx: medley.JobContext) -> int:
+    """Runs in a child process: its records and ctx.log lines come back to the worker."""
+    ctx.log.info("in a child process")
+    library.warning("library call in a child process")
+    return 1

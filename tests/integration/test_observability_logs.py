@@ -101,6 +101,29 @@ async def test_records_of_a_sync_job_in_a_thread_carry_the_job_fields(
     assert record["job_id"] == job_id
 
 
+async def test_records_and_lines_of_a_cpu_bound_job_in_a_child_process_come_back(
+    service: medley.JobService, start_worker: StartWorker, host_logging: Lines
+) -> None:
+    worker = await start_worker(job_logs=FAST_LOGS, cpu_processes=1)
+    job_id = await service.enqueue(jobs.cpu_chatty)
+    info = await finished(service, job_id)
+    assert info.state is JobState.SUCCEEDED, info.error
+
+    record = host_logging.by_message("library call in a child process")
+    assert record["job_id"] == job_id
+    assert record["worker"] == worker.worker_id
+    assert record["logger"] == "obs.library"
+    assert host_logging.by_message("in a child process")["attempt"] == 1
+
+    async def stored() -> bool:
+        return bool((await service.job_logs(job_id)).lines)
+
+    await wait_for(stored)
+    assert [line.message for line in (await service.job_logs(job_id)).lines] == [
+        "in a child process"
+    ]
+
+
 async def test_records_outside_jobs_carry_no_job_fields(
     service: medley.JobService, start_worker: StartWorker, host_logging: Lines
 ) -> None:

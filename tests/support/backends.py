@@ -74,6 +74,11 @@ class Backend(ABC):
         """Write a row into `medley_migration` behind the store's back (raw SQL)."""
 
     @abstractmethod
+    def set_job_times(self, job_id: int, *, run_seconds: float, wait_seconds: float) -> None:
+        """Make a finished job's last attempt have run `run_seconds` after waiting
+        `wait_seconds` (raw SQL: moves started_at and run_at back from finished_at)."""
+
+    @abstractmethod
     def _cleanup(self) -> None:
         """Remove databases created by `open_empty_store`."""
 
@@ -113,6 +118,14 @@ class SqliteBackend(Backend):
                 (version, name, time.time()),
             )
 
+    def set_job_times(self, job_id: int, *, run_seconds: float, wait_seconds: float) -> None:
+        with closing(sqlite3.connect(self.path)) as conn, conn:
+            conn.execute(
+                "UPDATE medley_job SET started_at = finished_at - ?, run_at = finished_at - ? "
+                "WHERE id = ?",
+                (run_seconds, run_seconds + wait_seconds, job_id),
+            )
+
 
 class PostgresBackend(Backend):
     name = "postgres"
@@ -146,6 +159,14 @@ class PostgresBackend(Backend):
             conn.execute(
                 "INSERT INTO medley_migration (version, name, applied_at) VALUES (%s, %s, now())",
                 (version, name),
+            )
+
+    def set_job_times(self, job_id: int, *, run_seconds: float, wait_seconds: float) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE medley_job SET started_at = finished_at - make_interval(secs => %s), "
+                "run_at = finished_at - make_interval(secs => %s) WHERE id = %s",
+                (run_seconds, run_seconds + wait_seconds, job_id),
             )
 
     def _cleanup(self) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,8 +14,10 @@ BERLIN = "Europe/Berlin"
 NEW_YORK = "America/New_York"
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]  # year, month, day, ...
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def run(expression: str, timezone: str, after: datetime, count: int) -> list[datetime]:
@@ -117,7 +120,7 @@ def test_an_interval_schedule_runs_in_both_passes_of_a_repeated_hour() -> None:
 def test_hourly_stays_hourly_in_real_time_through_both_transitions() -> None:
     for start in (utc(2026, 3, 28, 22), utc(2026, 10, 24, 22)):
         ticks = run("@hourly", BERLIN, start, 8)
-        gaps = {b - a for a, b in zip(ticks, ticks[1:], strict=False)}
+        gaps = {b - a for a, b in itertools.pairwise(ticks)}
         assert gaps == {timedelta(hours=1)}
 
 

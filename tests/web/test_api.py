@@ -283,3 +283,14 @@ async def test_openapi_describes_every_endpoint_of_the_contract(served: Served) 
         assert method in paths[path], (path, method)
     assert not any(p.startswith("/hangfire") for p in paths)
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+async def test_a_continuation_awaits_its_parent(client: httpx.AsyncClient) -> None:
+    parent = await _enqueue(client, job="web.add", args=[1, 2], delay_seconds=3600)
+
+    child = await client.post(
+        "/api/jobs", json={"job": "web.add", "args": [3, 4], "depends_on": [parent]}
+    )
+
+    assert child.status_code == 201
+    assert child.json()["state"] == "awaiting"

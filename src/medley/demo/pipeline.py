@@ -1,9 +1,7 @@
-"""The demo's driver: enqueues the jobs, then follows them through the job store alone.
-
-Each `refresh()` reads every demo job back with `service.list` / `service.get`; when an
-extraction has succeeded, its stored result is cut into `demo.index_fragments` batches.
-What the live view and the summary show is therefore what the job system recorded.
-"""
+"""The demo's driver: enqueues one extraction per document, follows every job through
+the job store and every document through the AI repository, and asks the sample
+question once every document is final. What the live view and the summary show is what
+the two stores recorded."""
 
 from __future__ import annotations
 
@@ -13,13 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from medley.application.models.jobs import EnqueueRequest, JobFilter, JobInfo, JobState
-from medley.demo.jobs import BATCH_SIZE
-from medley.demo.text import cosine
+from medley.demo.jobs import ASK
+from medley.infrastructure.ai.jobs import EMBED, EXTRACT, FINALIZE
+from medley.infrastructure.ai.repository import DocumentProgress, FragmentRepository
 from medley.infrastructure.services.background_job_service import JobService
 
-EXTRACT = "demo.extract_fragments"
-INDEX = "demo.index_fragments"
-QUESTION = "demo.embed_question"
 PAGE_SIZE = 200
 
 
@@ -34,23 +30,29 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Every demo job as the store last reported it."""
+    """Every demo job and document as the stores last reported them."""
 
     extract: list[JobInfo]
-    index: list[JobInfo]
-    question: JobInfo
-    batches: int
-    """Index batches enqueued so far."""
+    embed: list[JobInfo]
+    finalize: list[JobInfo]
+    question: JobInfo | None
+    documents: list[DocumentProgress]
 
     @property
     def jobs(self) -> list[JobInfo]:
-        return [*self.extract, *self.index, self.question]
+        question = [self.question] if self.question is not None else []
+        return [*self.extract, *self.embed, *self.finalize, *question]
+
+    @property
+    def documents_final(self) -> bool:
+        """Every extraction ended, and every document it stored is ready or failed."""
+        return all(j.state.is_final for j in self.extract) and all(
+            d.status in ("ready", "failed") or _document_dead(d, self) for d in self.documents
+        )
 
     @property
     def done(self) -> bool:
-        extracted = all(j.state.is_final for j in self.extract)
-        indexed = len(self.index) == self.batches and all(j.state.is_final for j in self.index)
-        return extracted and indexed and self.question.state.is_final
+        return self.documents_final and self.question is not None and self.question.state.is_final
 
     def count(self, *states: JobState) -> int:
         return sum(1 for j in self.jobs if j.state in states)
@@ -62,23 +64,32 @@ class Snapshot:
 
     @property
     def fragments(self) -> int:
-        return sum(_result(j).get("fragments", 0) for j in self.extract if _succeeded(j))
+        return sum(d.fragments for d in self.documents)
 
-    def answers(self, top: int = 3) -> list[Answer]:
-        """The `top` fragments closest (cosine) to the question's stored vector."""
-        if not _succeeded(self.question):
+    @property
+    def embedded(self) -> int:
+        return sum(d.embedded for d in self.documents)
+
+    @property
+    def failed_documents(self) -> int:
+        extract_failed = sum(1 for j in self.extract if j.state is not JobState.SUCCEEDED
+                             and j.state.is_final)  # fmt: skip
+        return extract_failed + sum(1 for d in self.documents if d.status == "failed")
+
+    def answers(self) -> list[Answer]:
+        """The hits of the sample question, best first (empty until it succeeded)."""
+        if self.question is None or self.question.state is not JobState.SUCCEEDED:
             return []
-        query = _result(self.question)["vector"]
-        ranked = [
-            Answer(cosine(query, fragment["vector"]), result["document"], fragment["text"])
-            for result in (_result(j) for j in self.index if _succeeded(j))
-            for fragment in result["fragments"]
-        ]
-        return sorted(ranked, key=lambda a: a.score, reverse=True)[:top]
+        hits: list[dict[str, Any]] = _result(self.question).get("hits", [])
+        return [Answer(h["score"], h["document"], h["text"]) for h in hits]
 
 
-def _succeeded(info: JobInfo) -> bool:
-    return info.state is JobState.SUCCEEDED
+def _document_dead(document: DocumentProgress, snapshot: Snapshot) -> bool:
+    """A document whose finalize job was cancelled (an embed job failed) is final too."""
+    return any(
+        j.state is JobState.CANCELLED and j.args and j.args[0] == document.id
+        for j in snapshot.finalize
+    )
 
 
 def _result(info: JobInfo) -> dict[str, Any]:
@@ -87,48 +98,39 @@ def _result(info: JobInfo) -> dict[str, Any]:
 
 @dataclass
 class Pipeline:
-    """Runs the demo's jobs on `service` and follows them; `start()` once, then
-    `refresh()` until the snapshot is `done`."""
+    """Runs the demo on `service`; `start()` once, then `refresh()` until `done`."""
 
     service: JobService
+    repository: FragmentRepository
     documents: Sequence[Path]
     question: str
     first_id: int = 0
-    question_id: int = 0
-    _batched: set[int] = field(default_factory=set)
-    _batches: int = 0
+    question_id: int | None = None
+    _document_ids: list[int] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Enqueue one extraction per document and the (flaky) question job."""
+        """Enqueue one extraction per document, in one round trip."""
         requests = [EnqueueRequest(job=EXTRACT, args=(str(p),)) for p in self.documents]
-        requests.append(EnqueueRequest(job=QUESTION, args=(self.question,)))
         results = await self.service.submit_many(requests)
         self.first_id = min(r.id for r in results)
-        self.question_id = results[-1].id
 
     async def refresh(self) -> Snapshot:
-        """Read every demo job back; enqueue index batches for new extractions."""
+        """Read the jobs and documents back; ask the question once documents are final."""
         extract = await self._jobs(EXTRACT)
-        for info in extract:
-            if _succeeded(info) and info.id not in self._batched:
-                await self._enqueue_batches(info)
-        return Snapshot(
+        ids = [_result(j)["document_id"] for j in extract if j.state is JobState.SUCCEEDED]
+        snapshot = Snapshot(
             extract=extract,
-            index=await self._jobs(INDEX),
-            question=await self.service.get(self.question_id),
-            batches=self._batches,
+            embed=await self._jobs(EMBED),
+            finalize=await self._jobs(FINALIZE),
+            question=await self.service.get(self.question_id) if self.question_id else None,
+            documents=await self.repository.document_progress(ids),
         )
-
-    async def _enqueue_batches(self, extracted: JobInfo) -> None:
-        result = _result(extracted)
-        texts: list[str] = result.get("texts", [])
-        batches = [
-            EnqueueRequest(job=INDEX, args=(result["document"], texts[i : i + BATCH_SIZE]))
-            for i in range(0, len(texts), BATCH_SIZE)
-        ]
-        await self.service.submit_many(batches)
-        self._batched.add(extracted.id)
-        self._batches += len(batches)
+        if self.question_id is None and snapshot.documents_final:
+            [asked] = await self.service.submit_many(
+                [EnqueueRequest(job=ASK, args=(self.question,))]
+            )
+            self.question_id = asked.id
+        return snapshot
 
     async def _jobs(self, name: str) -> list[JobInfo]:
         """This run's jobs of one name (ids from `first_id` on), oldest first."""

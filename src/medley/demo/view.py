@@ -1,12 +1,12 @@
-"""What the demo prints: live progress bars fed from store snapshots, then a summary
-table and the answers to the sample question."""
+"""What the demo prints: live progress bars per stage and per document, fed from store
+snapshots, then the summary table and the answers to the sample question."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from dataclasses import dataclass
 from types import TracebackType
 
 from rich.console import Console
@@ -23,24 +23,25 @@ from rich.table import Table
 
 from medley.application.models.jobs import FINAL_STATES, JobInfo, JobState
 from medley.demo.pipeline import Answer, Snapshot
-
-
-def _document(info: JobInfo) -> str:
-    return Path(str(info.args[0])).name if info.args else f"job {info.id}"
+from medley.infrastructure.ai.repository import DocumentProgress
 
 
 def _status(jobs: list[JobInfo]) -> str:
     running = sum(1 for j in jobs if j.state is JobState.PROCESSING)
     failed = sum(1 for j in jobs if j.state in (JobState.FAILED, JobState.CANCELLED))
     retrying = sum(1 for j in jobs if j.state is JobState.SCHEDULED)
+    waiting = sum(1 for j in jobs if j.state is JobState.AWAITING)
     parts = [f"{running} running"] + [f"{retrying} retrying"] * bool(retrying)
+    parts += [f"{waiting} awaiting"] * bool(waiting)
     return ", ".join(parts + [f"[red]{failed} failed[/]"] * bool(failed))
 
 
-def _question_status(info: JobInfo) -> str:
+def _question_status(info: JobInfo | None) -> str:
+    if info is None:
+        return "waiting for the documents"
     if info.state is JobState.SUCCEEDED:
         retries = f" after {info.attempt - 1} retry" if info.attempt > 1 else ""
-        return f"[green]embedded{retries}[/]"
+        return f"[green]answered{retries}[/]"
     if info.error is not None:
         return f"[yellow]attempt {info.attempt} failed ({info.error.type}): {info.state}[/]"
     return info.state.value
@@ -59,21 +60,27 @@ def logs_above(console: Console) -> Iterator[None]:
         root.handlers[:] = saved
 
 
+def _final(jobs: list[JobInfo]) -> int:
+    return sum(1 for j in jobs if j.state in FINAL_STATES)
+
+
 class PipelineView:
-    """Rich progress: one bar per stage and one per document being extracted."""
+    """Rich progress: one bar per stage, and one per document while it is being embedded."""
 
     def __init__(self, console: Console, documents: int) -> None:
         self.progress = Progress(
-            TextColumn("{task.description:<24}"),
+            TextColumn("{task.description:<26}"),
             BarColumn(bar_width=32),
             MofNCompleteColumn(),
             TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(),
             console=console,
         )
-        self.extract = self.progress.add_task("extract", total=documents, status="")
-        self.index = self.progress.add_task("index", total=None, status="")
-        self.question = self.progress.add_task("question (flaky)", total=1, status="")
+        add = self.progress.add_task
+        self.extract = add("extract (per document)", total=documents, status="")
+        self.embed = add("embed (batches of 32)", total=None, status="")
+        self.finalize = add("finalize (continuations)", total=documents, status="")
+        self.question = add("question (flaky)", total=1, status="")
         self._documents: dict[int, TaskID] = {}
 
     def __enter__(self) -> PipelineView:
@@ -87,54 +94,76 @@ class PipelineView:
 
     def update(self, snapshot: Snapshot) -> None:
         p = self.progress
+        p.update(self.extract, completed=_final(snapshot.extract), status=_status(snapshot.extract))
         p.update(
-            self.extract,
-            completed=sum(1 for j in snapshot.extract if j.state in FINAL_STATES),
-            status=_status(snapshot.extract),
+            self.embed,
+            total=len(snapshot.embed) or None,
+            completed=_final(snapshot.embed),
+            status=f"{snapshot.embedded}/{snapshot.fragments} fragments, "
+            + _status(snapshot.embed),
         )
         p.update(
-            self.index,
-            total=snapshot.batches or None,
-            completed=sum(1 for j in snapshot.index if j.state in FINAL_STATES),
-            status=_status(snapshot.index),
+            self.finalize, completed=_final(snapshot.finalize), status=_status(snapshot.finalize)
         )
         p.update(
             self.question,
-            completed=int(snapshot.question.state in FINAL_STATES),
+            completed=int(snapshot.question is not None and snapshot.question.state.is_final),
             status=_question_status(snapshot.question),
         )
-        for info in snapshot.extract:
-            self._document_bar(info)
+        for document in snapshot.documents:
+            self._document_bar(document)
 
-    def _document_bar(self, info: JobInfo) -> None:
-        task = self._documents.get(info.id)
-        if info.state is JobState.PROCESSING:
+    def _document_bar(self, document: DocumentProgress) -> None:
+        task = self._documents.get(document.id)
+        if document.status == "embedding":
             if task is None:
-                task = self.progress.add_task(f"  {_document(info)}", total=1.0, status="")
-                self._documents[info.id] = task
+                task = self.progress.add_task(f"  {document.name}", total=1, status="")
+                self._documents[document.id] = task
             self.progress.update(
-                task, completed=info.progress.fraction, status=info.progress.message or ""
+                task,
+                total=max(document.fragments, 1),
+                completed=document.embedded,
+                status="fragments embedded",
             )
-        elif task is not None and info.state in FINAL_STATES:
+        elif task is not None:
             self.progress.remove_task(task)
-            del self._documents[info.id]
+            del self._documents[document.id]
 
 
-def summary_table(snapshot: Snapshot, wall_seconds: float) -> Table:
-    """Jobs, outcomes, retries, fragments and throughput, all from the stored jobs."""
+@dataclass
+class Timing:
+    """Seconds from the first enqueue (perf_counter `started`): to every document final,
+    and to the end of the demo (the question included)."""
+
+    started: float
+    documents_seconds: float | None = None
+    wall_seconds: float = 0.0
+
+    @property
+    def pipeline_seconds(self) -> float:
+        return self.documents_seconds or self.wall_seconds
+
+
+def summary_table(snapshot: Snapshot, timing: Timing, model: str) -> Table:
+    """Documents, fragments, embeddings, failures and throughput, all from the stores.
+    Fragments/hour counts the document pipeline's time only (not the question's)."""
     jobs = len(snapshot.jobs)
-    fragments = snapshot.fragments
+    wall_seconds = timing.wall_seconds
     table = Table(title="Medley demo summary", show_header=False, title_justify="left")
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")
     rows = [
+        ("documents", f"{len(snapshot.extract)}"),
+        ("fragments", f"{snapshot.fragments}"),
+        ("embeddings", f"{snapshot.embedded}"),
+        ("failed documents", f"{snapshot.failed_documents}"),
+        ("fragments/hour", f"{snapshot.embedded / timing.pipeline_seconds * 3600:,.0f}"),
+        ("pipeline time", f"{timing.pipeline_seconds:.2f} s"),
+        ("embedding model", model),
         ("jobs run", f"{jobs}"),
         ("succeeded", f"{snapshot.count(JobState.SUCCEEDED)}"),
         ("failed", f"{snapshot.count(JobState.FAILED, JobState.CANCELLED)}"),
         ("retried attempts", f"{snapshot.retried_attempts}"),
-        ("documents", f"{len(snapshot.extract)}"),
-        ("fragments", f"{fragments}"),
-        ("fragments/hour", f"{fragments / wall_seconds * 3600:,.0f}"),
         ("wall time", f"{wall_seconds:.2f} s"),
         ("jobs/s", f"{jobs / wall_seconds:.1f}"),
     ]

@@ -24,6 +24,7 @@ from medley.infrastructure.ai.repository import (
     FragmentText,
     Hit,
     PipelineStats,
+    hit,
 )
 from medley.infrastructure.ai.vectors import pgvector_literal, top_k
 from medley.infrastructure.jobs.storage.postgres._errors import map_errors
@@ -143,9 +144,12 @@ class PostgresFragmentRepository:
             for row in rows:
                 row["vector"] = pgvector_literal(row["embedding"])
         with map_errors("storing embeddings"):
-            async with self._pool.connection() as conn, conn.transaction():
-                async with conn.cursor() as cur:
-                    await cur.executemany(Q[name], rows)
+            async with (
+                self._pool.connection() as conn,
+                conn.transaction(),
+                conn.cursor() as cur,
+            ):
+                await cur.executemany(Q[name], rows)
 
     async def fragment_count_pending(self, document_id: int) -> int:
         [row] = await self._fetch("fragment_count_pending", {"document_id": document_id})
@@ -154,19 +158,15 @@ class PostgresFragmentRepository:
     async def fragment_similar(self, model: str, query: bytes, k: int) -> list[Hit]:
         if self.pgvector:
             params = {"model": model, "query": pgvector_literal(query), "k": k}
-            best = [(r["id"], float(r["score"])) for r in await self._fetch("fragment_similar_pgvector", params)]
+            best = [
+                (r["id"], float(r["score"]))
+                for r in await self._fetch("fragment_similar_pgvector", params)
+            ]
         else:
             best = await self._scan(model, query, k)
-        scores = dict(best)
-        by_id = {r["id"]: r for r in await self._fetch("fragment_hits", {"ids": list(scores)})}
-        return [
-            Hit(
-                i, scores[i], r["document_id"], r["document"], r["ordinal"],
-                r["start_offset"], r["end_offset"], r["section"], r["body"],
-            )  # fmt: skip
-            for i, _ in best
-            if (r := by_id.get(i)) is not None
-        ]
+        ids = [i for i, _ in best]
+        by_id = {r["id"]: r for r in await self._fetch("fragment_hits", {"ids": ids})}
+        return [hit(by_id[i], score) for i, score in best if i in by_id]
 
     async def _scan(self, model: str, query: bytes, k: int) -> list[tuple[int, float]]:
         best: list[tuple[int, float]] = []

@@ -28,6 +28,7 @@ from medley.infrastructure.ai.repository import (
     FragmentText,
     Hit,
     PipelineStats,
+    hit,
 )
 from medley.infrastructure.ai.vectors import top_k
 from medley.infrastructure.jobs.storage.sqlite._errors import map_errors
@@ -184,7 +185,9 @@ class SqliteFragmentRepository:
             best: list[tuple[int, float]] = []
             after = 0
             while True:
-                page = _rows(conn, "fragment_scan", {"model": model, "after": after, "limit": SCAN_PAGE})
+                page = _rows(
+                    conn, "fragment_scan", {"model": model, "after": after, "limit": SCAN_PAGE}
+                )
                 if not page:
                     break
                 rows = [(int(r["id"]), bytes(r["embedding"])) for r in page]
@@ -196,14 +199,6 @@ class SqliteFragmentRepository:
 
 
 def _hits(conn: sqlite3.Connection, best: list[tuple[int, float]]) -> list[Hit]:
-    scores = dict(best)
-    found = _rows(conn, "fragment_hits", {"ids": json.dumps(list(scores))})
-    by_id = {r["id"]: r for r in found}
-    return [
-        Hit(
-            i, scores[i], by_id[i]["document_id"], by_id[i]["document"], by_id[i]["ordinal"],
-            by_id[i]["start_offset"], by_id[i]["end_offset"], by_id[i]["section"], by_id[i]["body"],
-        )  # fmt: skip
-        for i, _ in best
-        if i in by_id
-    ]
+    found = _rows(conn, "fragment_hits", {"ids": json.dumps([i for i, _ in best])})
+    by_id = {r["id"]: dict(r) for r in found}
+    return [hit(by_id[i], score) for i, score in best if i in by_id]

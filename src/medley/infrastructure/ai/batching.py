@@ -11,12 +11,12 @@ Two levels, because they answer different costs:
   keeps padding (wasted compute) small; results come back in the caller's order.
 
 Any job can use them: `submit_chunked(service, "app.resize", image_ids, size=50)` fans
-out; inside the job, `map_batched(items, model_call, size=16, length=len)`.
+out; inside the job, `await map_batched(items, model_call, size=16, length=len)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from medley.application.interfaces import BackgroundJobService
@@ -40,29 +40,28 @@ def length_batches(lengths: Sequence[int], size: int) -> list[list[int]]:
     return chunks(order, size)
 
 
-def map_batched(
+async def map_batched(
     items: Sequence[T],
-    call: Callable[[list[T]], Sequence[R]],
+    call: Callable[[list[T]], Awaitable[Sequence[R]]],
     *,
     size: int,
     length: Callable[[T], int],
-    on_batch: Callable[[int, int], None] | None = None,
+    on_batch: Callable[[int, int], Awaitable[None]] | None = None,
 ) -> list[R]:
-    """`call` on length-sorted batches of `items`; results in the order of `items`.
-
-    `call` must return one result per item it was given. `on_batch(done, total)` runs
-    after each batch (progress, cancellation checks: raising there stops the rest).
-    """
+    """`await call(batch)` on length-sorted batches of `items`; results in the order of
+    `items`. `call` returns one result per item it was given. `on_batch(done, total)`
+    runs after each batch: report progress or check cancellation there (raising stops
+    the remaining batches)."""
     results: list[R | None] = [None] * len(items)
     batches = length_batches([length(item) for item in items], size)
     for number, batch in enumerate(batches, start=1):
-        outputs = call([items[i] for i in batch])
+        outputs = await call([items[i] for i in batch])
         if len(outputs) != len(batch):
             raise ValueError(f"batch call returned {len(outputs)} results for {len(batch)} items")
         for index, output in zip(batch, outputs, strict=True):
             results[index] = output
         if on_batch is not None:
-            on_batch(number, len(batches))
+            await on_batch(number, len(batches))
     return results  # type: ignore[return-value]  # every slot was filled above
 
 

@@ -74,9 +74,10 @@ def read_document(path: Path) -> SourceDocument:
 
 
 _BLOCKS = frozenset(
-    "address article aside blockquote dd div dl dt figcaption figure footer form header "
-    "li main nav ol p pre section table tr ul".split()
-)
+    {"address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figcaption",
+     "figure", "footer", "form", "header", "li", "main", "nav", "ol", "p", "pre", "section",
+     "table", "tr", "ul"}
+)  # fmt: skip
 _SKIPPED = frozenset({"script", "style", "noscript", "template", "head"})
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 
@@ -136,9 +137,7 @@ def pdf_to_text(data: bytes) -> str:
 
         from pypdf import PdfReader
     except ImportError:
-        raise UnsupportedDocumentError(
-            "reading PDF needs pypdf: install medley[ai]"
-        ) from None
+        raise UnsupportedDocumentError("reading PDF needs pypdf: install medley[ai]") from None
     reader = PdfReader(BytesIO(data))
     pages = [(page.extract_text() or "").replace("\r\n", "\n").strip() for page in reader.pages]
     return "\n\n".join(page for page in pages if page)

@@ -26,7 +26,7 @@ MAX_TOKENS_DEFAULT = 128
 OVERLAP_TOKENS_DEFAULT = 16
 
 _WORDPIECE = re.compile(r"\w+|[^\w\s]")
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(\S.*?)[ \t#]*$")
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _SENTENCE = re.compile(r"\S.*?(?:[.!?]+[\"')\]]*(?=\s)|$)", re.DOTALL)
 _WORD = re.compile(r"\S+")

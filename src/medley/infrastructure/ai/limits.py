@@ -102,7 +102,7 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             cost = {"requests": 1.0, "tokens": float(tokens)}
-            for name, bucket in self._buckets.items():
+            for bucket in self._buckets.values():
                 bucket.refill(now)
             wait = max(
                 [self._blocked_until - now]

@@ -9,9 +9,9 @@ boundary, as the job stores do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from medley.application.errors import InvalidDatabaseUrlError
 from medley.infrastructure.ai.documents import SourceDocument
@@ -77,6 +77,21 @@ class Hit:
     end: int
     section: str | None
     text: str
+
+
+def hit(row: Mapping[str, Any], score: float) -> Hit:
+    """A `Hit` from a `fragment_hits` row (either backend's) and its score."""
+    return Hit(
+        fragment_id=row["id"],
+        score=score,
+        document_id=row["document_id"],
+        document=row["document"],
+        ordinal=row["ordinal"],
+        start=row["start_offset"],
+        end=row["end_offset"],
+        section=row["section"],
+        text=row["body"],
+    )
 
 
 @dataclass(frozen=True, slots=True)

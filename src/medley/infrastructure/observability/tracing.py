@@ -13,17 +13,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-try:
-    from opentelemetry import propagate, trace
-except ImportError:  # the `otel` extra is not installed
-    trace = None  # type: ignore[assignment]  # checked before every use
-    propagate = None  # type: ignore[assignment]  # checked before every use
-
 TRACER_NAME = "medley"
 TRACE_KEYS = ("traceparent", "tracestate")
 """The W3C trace-context keys stored in a job's `meta`."""
 
 _provider: Any = None
+_api: tuple[Any, Any] | None = None
+_loaded = False
 
 
 def use_tracer_provider(provider: Any) -> None:
@@ -32,20 +28,33 @@ def use_tracer_provider(provider: Any) -> None:
     _provider = provider
 
 
-def _tracer() -> Any:
-    assert trace is not None
-    return trace.get_tracer(TRACER_NAME, tracer_provider=_provider)
+def _opentelemetry() -> tuple[Any, Any] | None:
+    """(trace, propagate), imported on first use (the import costs ~30 ms of a process
+    start, and a job's child process never traces); None without the `otel` extra."""
+    global _api, _loaded
+    if not _loaded:
+        try:
+            from opentelemetry import propagate, trace
+
+            _api = (trace, propagate)
+        except ImportError:
+            _api = None
+        _loaded = True
+    return _api
 
 
 @contextmanager
 def enqueue_span(jobs: Sequence[str], queues: Sequence[str]) -> Iterator[dict[str, str]]:
     """A PRODUCER span for one enqueue call; yields the trace context to store with the
     jobs (empty when tracing is off or the span does not record)."""
-    if trace is None or propagate is None:
+    api = _opentelemetry()
+    if api is None:
         yield {}
         return
+    trace, propagate = api
     names = sorted(set(jobs))
-    with _tracer().start_as_current_span(
+    tracer = trace.get_tracer(TRACER_NAME, tracer_provider=_provider)
+    with tracer.start_as_current_span(
         f"medley enqueue {names[0] if len(names) == 1 else 'batch'}",
         kind=trace.SpanKind.PRODUCER,
         attributes={
@@ -67,16 +76,19 @@ def attempt_span(
     job: str, job_id: int, queue: str, attempt: int, meta: dict[str, Any]
 ) -> Iterator[None]:
     """A CONSUMER span around one attempt, linked to the enqueue span stored in `meta`."""
-    if trace is None or propagate is None:
+    api = _opentelemetry()
+    if api is None:
         yield
         return
+    trace, propagate = api
     carrier = {key: str(meta[key]) for key in TRACE_KEYS if key in meta}
     links = []
     if carrier:
         linked = trace.get_current_span(propagate.extract(carrier)).get_span_context()
         if linked.is_valid:
             links.append(trace.Link(linked))
-    with _tracer().start_as_current_span(
+    tracer = trace.get_tracer(TRACER_NAME, tracer_provider=_provider)
+    with tracer.start_as_current_span(
         f"medley run {job}",
         context=trace.set_span_in_context(trace.INVALID_SPAN),  # a new trace of its own
         kind=trace.SpanKind.CONSUMER,

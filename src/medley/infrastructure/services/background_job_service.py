@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medley.application.errors import (
     InvalidArgumentsError,
@@ -37,8 +37,10 @@ from medley.infrastructure.jobs.storage.port import (
     JobStore,
 )
 from medley.infrastructure.observability import tracing
-from medley.infrastructure.observability.metrics import DEFAULT_METRICS, JobMetrics
 from medley.infrastructure.services._mapping import job_info
+
+if TYPE_CHECKING:
+    from medley.infrastructure.observability.metrics import JobMetrics
 from medley.infrastructure.services._workflows import WorkflowMethods
 
 WAIT_POLL_MIN = 0.01
@@ -69,7 +71,11 @@ class JobService(WorkflowMethods):
         metrics: JobMetrics | None = None,
     ) -> None:
         self.store = store
-        self.metrics = metrics or DEFAULT_METRICS
+        if metrics is None:  # imported here: a job's child process never needs it
+            from medley.infrastructure.observability.metrics import DEFAULT_METRICS
+
+            metrics = DEFAULT_METRICS
+        self.metrics = metrics
         self._prepare = prepare
         self._prepare_lock = asyncio.Lock()
         self.registry = registry or DEFAULT_REGISTRY

@@ -4,6 +4,7 @@ Each operation is written once (async); this class only forwards."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
@@ -15,6 +16,13 @@ from medley.application.models.jobs import (
     JobInfo,
     JobOptions,
     JobPage,
+)
+from medley.application.models.workflows import (
+    BatchInfo,
+    BatchRequest,
+    BatchResult,
+    RecurringInfo,
+    RecurringJob,
 )
 from medley.infrastructure.services.background_job_service import JobService
 from medley.infrastructure.services.connect import connect
@@ -67,6 +75,40 @@ class SyncJobService:
 
     def delete(self, job_id: int) -> None:
         self._run(self._service.delete(job_id))
+
+    # --- workflows ----------------------------------------------------------------------
+
+    def submit_batch(self, batch: BatchRequest) -> BatchResult:
+        return self._run(self._service.submit_batch(batch))
+
+    def batch_add(
+        self, batch_id: int, requests: Sequence[EnqueueRequest]
+    ) -> builtins.list[EnqueueResult]:
+        return self._run(self._service.batch_add(batch_id, requests))
+
+    def get_batch(self, batch_id: int) -> BatchInfo:
+        return self._run(self._service.get_batch(batch_id))
+
+    def wait_batch(self, batch_id: int, timeout: float | None = None) -> BatchInfo:
+        return self._run(self._service.wait_batch(batch_id, timeout))
+
+    def recurring_add(self, spec: RecurringJob) -> RecurringInfo:
+        return self._run(self._service.recurring_add(spec))
+
+    def recurring_list(self) -> builtins.list[RecurringInfo]:
+        return self._run(self._service.recurring_list())
+
+    def recurring_trigger(self, name: str) -> EnqueueResult:
+        return self._run(self._service.recurring_trigger(name))
+
+    def recurring_pause(self, name: str) -> RecurringInfo:
+        return self._run(self._service.recurring_pause(name))
+
+    def recurring_resume(self, name: str) -> RecurringInfo:
+        return self._run(self._service.recurring_resume(name))
+
+    def recurring_remove(self, name: str) -> None:
+        self._run(self._service.recurring_remove(name))
 
     def close(self) -> None:
         try:

@@ -44,13 +44,14 @@ async def job_events(
     stream = sse_stream(hub, job_id, last_event_id)
     first = await anext(stream)  # raises JobNotFoundError (404) before the response starts
     return StreamingResponse(
-        _prepend(first, stream),
+        prepend(first, stream),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _prepend(first: str, rest: AsyncGenerator[str, None]) -> AsyncIterator[str]:
+async def prepend(first: str, rest: AsyncGenerator[str, None]) -> AsyncIterator[str]:
+    """`first`, then the rest of the stream; the stream is closed however this ends."""
     async with contextlib.aclosing(rest):
         yield first
         async for chunk in rest:

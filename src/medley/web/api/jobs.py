@@ -42,8 +42,6 @@ async def enqueue(
     body: EnqueueBody, service: ServiceDep, _: Admin, response: Response
 ) -> EnqueueResponse:
     """Enqueue a registered job. An unknown job name is a 422 that names it."""
-    if body.depends_on and "depends_on" not in JobOptions.model_fields:
-        raise InvalidArgumentsError("depends_on (continuations) is not supported by this engine")
     try:
         options = JobOptions(**body.options())
     except ValidationError as exc:

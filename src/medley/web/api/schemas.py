@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from medley.application.models.jobs import JobOptions, JobState
+from medley.application.models.jobs import JobState
 
 
 class EnqueueBody(BaseModel):
@@ -45,7 +45,7 @@ class EnqueueBody(BaseModel):
         }
         if self.depends_on:
             values["depends_on"] = tuple(self.depends_on)
-        return {k: v for k, v in values.items() if k in JobOptions.model_fields}
+        return values
 
 
 class EnqueueResponse(BaseModel):

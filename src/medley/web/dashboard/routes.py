@@ -15,7 +15,7 @@ from medley.application.errors import JobNotFoundError
 from medley.application.models.jobs import JobState
 from medley.infrastructure.jobs.storage.port import JobSearchParams
 from medley.infrastructure.services._mapping import job_info
-from medley.web.api.events import sse_stream
+from medley.web.api.events import prepend, sse_stream
 from medley.web.auth.principal import Principal
 from medley.web.dashboard import actions
 from medley.web.dashboard.auth import DashboardDenied, current_principal, denied_response
@@ -202,13 +202,10 @@ async def job_events(request: Request, job_id: int, _: Caller, hub: HubDep) -> R
     except JobNotFoundError:
         return Response(status_code=404)
 
-    async def body() -> Any:
-        yield first
-        async for chunk in stream:
-            yield chunk
-
     return StreamingResponse(
-        body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        prepend(first, stream),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache"},
     )
 
 

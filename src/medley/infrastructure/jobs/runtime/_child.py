@@ -1,6 +1,7 @@
 """Entry point of a CPU-bound job process: `python -m` this module with two pipe fds.
 
-Messages to the parent: `("progress", fraction, message)` any number of times, then one
+Messages to the parent: `("progress", fraction, message)`, `("log", ...)` (a `ctx.log`
+line to store) and `("record", values)` (a log record) any number of times, then one
 `("ok", result)` or `("error", (type name, message, traceback))` per job.
 """
 
@@ -15,19 +16,25 @@ from typing import Any
 from medley.infrastructure.jobs.context import JobContext, JobIdentity
 from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY
 from medley.infrastructure.jobs.storage.port import ProgressUpdate
+from medley.infrastructure.observability.remote import child_scope
 
 
 def _run_one(writer: Connection, request: tuple[Any, ...]) -> None:
-    module, name, args, kwargs, identity = request
+    module, name, args, kwargs, identity, logging_settings = request
     importlib.import_module(module)
     definition = DEFAULT_REGISTRY.get(name)
-    if definition.takes_context:
+    job = JobIdentity(*identity)
+    fields = {"job_id": job.id, "job": job.job, "queue": job.queue, "attempt": job.attempt}
+    with child_scope(writer, {**fields, "worker": job.worker}, logging_settings) as capture:
+        if definition.takes_context:
 
-        def report(update: ProgressUpdate) -> None:
-            writer.send(("progress", update.fraction, update.message))
+            def report(update: ProgressUpdate) -> None:
+                writer.send(("progress", update.fraction, update.message))
 
-        args = [JobContext(JobIdentity(*identity), report), *args]
-    writer.send(("ok", definition.func(*args, **kwargs)))
+            request_id = logging_settings.get("request_id")
+            args = [JobContext(job, report, request_id=request_id, capture=capture), *args]
+        result = definition.func(*args, **kwargs)
+    writer.send(("ok", result))
 
 
 def serve(reader: Connection, writer: Connection) -> None:

@@ -26,6 +26,7 @@ from medley.infrastructure.jobs.registry import JobDefinition, JobRegistry
 from medley.infrastructure.jobs.retry import RetryPolicy
 from medley.infrastructure.jobs.runtime.process_runner import ProcessRunner, RemoteJobError
 from medley.infrastructure.jobs.storage.port import JobCompletion, JobRow, ProgressUpdate
+from medley.infrastructure.observability import remote
 from medley.infrastructure.observability.attempt import attempt_scope
 from medley.infrastructure.observability.joblog import JobLogCollector
 
@@ -102,9 +103,12 @@ class JobExecutor:
     async def execute(self, row: JobRow, ctx: JobContext) -> JobCompletion:
         """Run the attempt; never raises except `CancelledError` of the worker itself.
         Everything it logs, in any task or thread of its own, carries the job's fields."""
-        capture_all = self.job_logs is not None and self.job_logs.config.capture == "all"
-        with attempt_scope(ctx, row.meta, capture_all=capture_all):
+        with attempt_scope(ctx, row.meta, capture_all=self._capture_all):
             return await self._execute(row, ctx)
+
+    @property
+    def _capture_all(self) -> bool:
+        return self.job_logs is not None and self.job_logs.config.capture == "all"
 
     async def _execute(self, row: JobRow, ctx: JobContext) -> JobCompletion:
         started = time.monotonic()
@@ -174,6 +178,8 @@ class JobExecutor:
                 row.kwargs,
                 identity=astuple(ctx.identity),
                 on_progress=ctx.set_progress,
+                logging_settings=remote.child_settings(ctx, capture_all=self._capture_all),
+                on_log=remote.relay(ctx),
             )
             return await asyncio.wait_for(run, timeout)
         # The timeout starts when a thread picks the job up, not while it waits for one

@@ -82,6 +82,8 @@ class ProcessRunner:
         *,
         identity: tuple[Any, ...],
         on_progress: Callable[[float, str | None], None],
+        logging_settings: dict[str, Any] | None = None,
+        on_log: Callable[[str, tuple[Any, ...]], None] | None = None,
     ) -> Any:
         """Run the job in a child (its `ctx` reports progress through the pipe).
         Cancelling the caller (timeout, user cancel, shutdown) kills the child; raises
@@ -91,12 +93,17 @@ class ProcessRunner:
             self._busy.add(child)
             healthy = False
             try:
-                child.sender.send((module, name, args, kwargs, identity))
+                request = (module, name, args, kwargs, identity, logging_settings or {})
+                child.sender.send(request)
                 while True:
                     kind, *payload = await self._receive(child)
-                    if kind != "progress":
+                    if kind == "progress":
+                        on_progress(*payload)
+                    elif kind in ("log", "record"):
+                        if on_log is not None:
+                            on_log(kind, tuple(payload))
+                    else:
                         break
-                    on_progress(*payload)
                 healthy = True
             finally:
                 self._busy.discard(child)

@@ -447,7 +447,6 @@ class JobStore(Protocol):
         hot path."""
         ...
 
-
     # --- workflows --------------------------------------------------------------------
     # Continuations need no methods of their own: `job_insert_many` takes `depends_on`, and
     # every write that ends a job (completion, cancel, rescue, delete) releases or cancels

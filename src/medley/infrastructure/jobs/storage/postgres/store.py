@@ -24,6 +24,9 @@ from medley.infrastructure.jobs.storage import sqlfile
 from medley.infrastructure.jobs.storage.migrate import check_applied
 from medley.infrastructure.jobs.storage.port import (
     CHANNEL_EVENTS,
+    BatchInsertParams,
+    BatchInsertResult,
+    BatchRow,
     HeldJob,
     HistoryRow,
     JobBulkParams,
@@ -44,6 +47,9 @@ from medley.infrastructure.jobs.storage.port import (
     ProgressUpdate,
     QueueHeadRow,
     QueueRow,
+    RecurringFireParams,
+    RecurringRow,
+    RecurringUpsertParams,
     ServerParams,
     ServerRow,
     StateCount,
@@ -53,14 +59,6 @@ from medley.infrastructure.jobs.storage.port import (
     ThroughputRow,
     TokenRow,
     UserRow,
-)
-from medley.infrastructure.jobs.storage.port import (
-    BatchInsertParams,
-    BatchInsertResult,
-    BatchRow,
-    RecurringFireParams,
-    RecurringRow,
-    RecurringUpsertParams,
 )
 from medley.infrastructure.jobs.storage.postgres import _workflows as _wf
 from medley.infrastructure.jobs.storage.postgres._errors import map_errors
@@ -645,9 +643,7 @@ def _many_values(params: Sequence[JobInsertParams]) -> Row:
     }
 
 
-def _completion_values(
-    worker_id: str, c: Sequence[JobCompletion], resolving: bool
-) -> Row:
+def _completion_values(worker_id: str, c: Sequence[JobCompletion], resolving: bool) -> Row:
     return {
         "worker_id": worker_id,
         "id": [x.id for x in c],

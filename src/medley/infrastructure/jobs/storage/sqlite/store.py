@@ -23,6 +23,9 @@ from medley.application.models.jobs import LIVE_STATES, JobState
 from medley.infrastructure.jobs.storage import sqlfile
 from medley.infrastructure.jobs.storage.migrate import check_applied
 from medley.infrastructure.jobs.storage.port import (
+    BatchInsertParams,
+    BatchInsertResult,
+    BatchRow,
     HeldJob,
     HistoryRow,
     JobBulkParams,
@@ -43,6 +46,9 @@ from medley.infrastructure.jobs.storage.port import (
     ProgressUpdate,
     QueueHeadRow,
     QueueRow,
+    RecurringFireParams,
+    RecurringRow,
+    RecurringUpsertParams,
     ServerParams,
     ServerRow,
     StateCount,
@@ -52,14 +58,6 @@ from medley.infrastructure.jobs.storage.port import (
     ThroughputRow,
     TokenRow,
     UserRow,
-)
-from medley.infrastructure.jobs.storage.port import (
-    BatchInsertParams,
-    BatchInsertResult,
-    BatchRow,
-    RecurringFireParams,
-    RecurringRow,
-    RecurringUpsertParams,
 )
 from medley.infrastructure.jobs.storage.sqlite import _workflows as _wf
 from medley.infrastructure.jobs.storage.sqlite._errors import map_errors
@@ -472,10 +470,10 @@ class SqliteJobStore:
     # --- workflows --------------------------------------------------------------------
 
     async def batch_insert(self, params: BatchInsertParams) -> BatchInsertResult:
-        return await self._call(
-            "creating a batch",
-            lambda c: in_transaction(c, lambda conn, p: _wf.batch_insert(conn, p, _insert), params),
-        )
+        def create(conn: sqlite3.Connection, p: BatchInsertParams) -> BatchInsertResult:
+            return _wf.batch_insert(conn, p, _insert)
+
+        return await self._call("creating a batch", lambda c: in_transaction(c, create, params))
 
     async def batch_add(
         self, batch_id: int, params: Sequence[JobInsertParams]
@@ -529,10 +527,10 @@ class SqliteJobStore:
         return [_wf.recurring_row(r) for r in rows]
 
     async def recurring_fire(self, params: RecurringFireParams) -> list[JobInsertResult] | None:
-        return await self._call(
-            "firing a recurring job",
-            lambda c: in_transaction(c, lambda conn, p: _wf.recurring_fire(conn, p, _insert), params),
-        )
+        def fire(conn: sqlite3.Connection, p: RecurringFireParams) -> list[JobInsertResult] | None:
+            return _wf.recurring_fire(conn, p, _insert)
+
+        return await self._call("firing a recurring job", lambda c: in_transaction(c, fire, params))
 
     async def recurring_set_paused(
         self, name: str, paused: bool, next_run_at: datetime | None = None
