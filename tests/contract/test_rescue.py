@@ -257,3 +257,18 @@ async def test_rescue_cancels_a_job_whose_cancel_was_requested(
         )
         == []
     )
+
+
+async def test_rescue_without_retry_time_keeps_the_job_its_place_in_the_queue(
+    store: JobStore, insert_job: InsertJob
+) -> None:
+    result = await insert_job(store, max_attempts=3)
+    claimed = await claim(store, worker_id="worker-ghost")
+    await insert_job(store)  # enqueued after it: must not overtake the rescued job
+
+    rescued = await store.job_rescue(JobRescueParams(lease_seconds=LEASE))
+
+    assert [row.id for row in rescued] == [result.id]
+    assert_same_instant(rescued[0].run_at, claimed.run_at)
+    again = await claim(store, worker_id="worker-b")
+    assert (again.id, again.attempt) == (result.id, 2)

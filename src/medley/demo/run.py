@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
+from rich.markup import escape
 
 from medley.application.errors import ConfigError, MedleyError
 from medley.application.models.jobs import JobState
@@ -34,6 +36,7 @@ REFRESH_SECONDS = 0.1
 DEMO_TIMEOUT_SECONDS = 300.0
 STOP_GRACE_SECONDS = 2.0
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def redacted(url: str) -> str:
@@ -120,11 +123,26 @@ async def _dashboard(
 
     from medley.web.app import create_app
 
+    class DashboardServer(uvicorn.Server):
+        """Ctrl-C (or SIGTERM) stops the dashboard and the demo ends normally: uvicorn's
+        own handling would re-raise the signal after shutting down (exit 130)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            loop = asyncio.get_running_loop()
+            for signum in STOP_SIGNALS:
+                loop.add_signal_handler(signum, setattr, self, "should_exit", True)
+            try:
+                yield
+            finally:
+                for signum in STOP_SIGNALS:
+                    loop.remove_signal_handler(signum)
+
     app = create_app(settings, service=service, with_worker=False)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_config=None, access_log=False
     )
-    server = uvicorn.Server(config)
+    server = DashboardServer(config)
     task = asyncio.create_task(server.serve(), name="medley-demo-dashboard")
     while not server.started and not task.done():  # noqa: ASYNC110  # uvicorn has no event
         await asyncio.sleep(0.05)
@@ -174,7 +192,7 @@ async def _demo(
         f"embedding model {rt.embedder.name} on {rt.slots.size} inference threads"
     )
     if rt.fallback_reason:
-        console.print(f"[yellow]note:[/] {rt.fallback_reason}")
+        console.print(f"[yellow]note:[/] {escape(rt.fallback_reason)}")
     dashboard = await _dashboard(service, settings, console) if serve else None
     snapshot, timing = await _run_pipeline(service, rt, console, documents, concurrency)
     console.print(summary_table(snapshot, timing, rt.embedder.name))

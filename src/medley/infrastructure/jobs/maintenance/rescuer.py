@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from medley.infrastructure.jobs.runtime.service import BaseService
 from medley.infrastructure.jobs.storage.port import JobRescueParams, JobRow, JobStore
@@ -40,10 +39,8 @@ class JobRescuer(BaseService):
         """Called with the rows rescued by a pass (for metrics)."""
 
     async def run_once(self) -> RescueResult:
-        now = datetime.now(UTC)
-        rows = await self.store.job_rescue(
-            JobRescueParams(lease_seconds=self.lease_seconds, retry_at=lambda _attempt: now)
-        )
+        # No retry_at: a rescued job runs again at once and keeps its place in the queue.
+        rows = await self.store.job_rescue(JobRescueParams(lease_seconds=self.lease_seconds))
         failed = sum(1 for r in rows if r.state.is_final)
         if rows and self.on_rescued is not None:
             self.on_rescued(rows)

@@ -192,8 +192,9 @@ class JobBulkParams:
 class JobRescueParams:
     lease_seconds: float
     """A processing job whose owner has not heartbeaten for this long is rescued."""
-    retry_at: Callable[[int], datetime]
-    """When a rescued job with attempts left runs again, by its attempt number."""
+    retry_at: Callable[[int], datetime] | None = None
+    """When a rescued job with attempts left runs again, by its attempt number; None runs
+    it again at once, keeping its place in the queue (its own `run_at`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

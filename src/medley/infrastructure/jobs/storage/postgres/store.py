@@ -12,12 +12,14 @@ from datetime import datetime
 from typing import Any, LiteralString, TypeVar
 
 import psycopg
+import psycopg.errors
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from medley.application.errors import (
     DuplicateJobError,
     SchemaTooNewError,
+    StorageError,
 )
 from medley.application.models.jobs import JobState
 from medley.infrastructure.jobs.storage import sqlfile
@@ -81,6 +83,7 @@ WORKER_LOST_ERROR = json.dumps(
 
 Row = dict[str, Any]
 T = TypeVar("T")
+DEADLOCK_ATTEMPTS = 3
 
 
 class PostgresJobStore:
@@ -356,7 +359,10 @@ class PostgresJobStore:
                         "id": [r["id"] for r in found],
                         "attempt": [r["attempt"] for r in found],
                         "owner": [r["lease_owner"] for r in found],
-                        "run_at": [params.retry_at(r["attempt"]) for r in found],
+                        "run_at": [
+                            params.retry_at(r["attempt"]) if params.retry_at else None
+                            for r in found
+                        ],
                         "error": WORKER_LOST_ERROR,
                     },
                 )
@@ -527,9 +533,19 @@ class PostgresJobStore:
     async def _in_tx(
         self, doing: str, fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]
     ) -> T:
-        with map_errors(doing):
-            async with self._pool.connection() as conn, conn.transaction():
-                return await fn(conn)
+        """Run `fn` in a transaction of its own. Workflow writes lock several rows (the
+        parents of a continuation, the dependants they settle) in an order PostgreSQL may
+        find crossing another writer's: a deadlock victim is simply run again."""
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                with map_errors(doing):
+                    async with self._pool.connection() as conn, conn.transaction():
+                        return await fn(conn)
+            except StorageError as exc:
+                deadlock = isinstance(exc.__cause__, psycopg.errors.DeadlockDetected)
+                if not deadlock or attempt == DEADLOCK_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     async def batch_insert(self, params: BatchInsertParams) -> BatchInsertResult:
         return await self._in_tx(

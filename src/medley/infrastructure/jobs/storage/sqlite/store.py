@@ -693,7 +693,7 @@ def _rescue(conn: sqlite3.Connection, params: JobRescueParams) -> list[sqlite3.R
             "id": r["id"],
             "attempt": r["attempt"],
             "owner": r["lease_owner"],
-            "run_at": to_seconds(params.retry_at(r["attempt"])),
+            "run_at": to_seconds(params.retry_at(r["attempt"])) if params.retry_at else None,
         }
         for r in found
     ]

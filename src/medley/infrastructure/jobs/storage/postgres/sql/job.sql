@@ -337,9 +337,9 @@ rescued AS (
     UPDATE medley_job j
     SET state = CASE WHEN j.cancel_requested THEN 'cancelled'
                      WHEN j.attempt < j.max_attempts THEN 'scheduled' ELSE 'failed' END,
-        -- least(): a job rescued for an immediate retry keeps its place in the queue
-        -- instead of going behind the whole backlog.
-        run_at = CASE WHEN j.attempt < j.max_attempts THEN least(j.run_at, u.run_at)
+        -- No retry time: run again at once, keeping its place in the queue instead of
+        -- going behind the whole backlog.
+        run_at = CASE WHEN j.attempt < j.max_attempts THEN coalesce(u.run_at, j.run_at)
                       ELSE j.run_at END,
         finished_at = CASE WHEN j.attempt < j.max_attempts AND NOT j.cancel_requested
                            THEN NULL ELSE now() END,

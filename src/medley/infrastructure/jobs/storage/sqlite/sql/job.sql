@@ -259,7 +259,7 @@ WHERE j.state = 'processing' AND j.lease_owner = u.owner AND j.attempt = u.attem
 UPDATE medley_job AS j NOT INDEXED
 SET state = CASE WHEN j.cancel_requested THEN 'cancelled'
                  WHEN j.attempt < j.max_attempts THEN 'scheduled' ELSE 'failed' END,
-    run_at = CASE WHEN j.attempt < j.max_attempts THEN min(j.run_at, u.run_at)
+    run_at = CASE WHEN j.attempt < j.max_attempts THEN coalesce(u.run_at, j.run_at)
                   ELSE j.run_at END,
     finished_at = CASE WHEN j.attempt < j.max_attempts AND NOT j.cancel_requested
                        THEN NULL ELSE :now END,
