@@ -2,11 +2,12 @@
 the model directly, and through Medley's jobs (extract → embed batches → finalize).
 
     .venv/bin/python -m benchmarks.ai_overhead                      # SQLite, 3 repeats
-    .venv/bin/python -m benchmarks.ai_overhead --copies 8 --threads 2
+    .venv/bin/python -m benchmarks.ai_overhead --documents 16 --threads 1
     .venv/bin/python -m benchmarks.ai_overhead --database-url postgresql://postgres@127.0.0.1/test
 
-The corpus is the demo's documents, `--copies` times (each copy's text made distinct, so
-that it is a document of its own). Three ways, in turn, each repeated, medians shown:
+The corpus is `--documents` files, each `--size` of the demo's documents end to end (~36
+fragments with the default 6, so that each document fans out into two embedding jobs).
+Three ways, in turn, each repeated, medians shown:
 
 * **model only**: the fragments' texts, already split, through the model in length-sorted
   batches of 16 on `--threads` threads. The floor.
@@ -62,14 +63,16 @@ class Run:
         return self.fragments / self.wall * 3600
 
 
-def make_corpus(folder: Path, copies: int) -> list[Path]:
-    """The demo documents `copies` times, each copy's text distinct."""
+def make_corpus(folder: Path, documents: int, size: int) -> list[Path]:
+    """`documents` Markdown files, each made of `size` demo documents in turn (~6 fragments
+    each), each with a distinct title so that every file is a document of its own."""
+    sources = [p.read_text(encoding="utf-8") for p in document_paths()]
     paths = []
-    for copy in range(copies):
-        for source in document_paths():
-            target = folder / f"{source.stem}-{copy}{source.suffix}"
-            target.write_text(f"{source.read_text()}\n\nCopy {copy}.\n", encoding="utf-8")
-            paths.append(target)
+    for number in range(documents):
+        parts = [sources[(number * size + i) % len(sources)] for i in range(size)]
+        path = folder / f"document-{number}.md"
+        path.write_text(f"# Document {number}\n\n" + "\n\n".join(parts), encoding="utf-8")
+        paths.append(path)
     return paths
 
 
@@ -138,7 +141,7 @@ async def job_system(model: MiniLmEmbedder, paths: list[Path], url: str, threads
             stats = await rt.repository.stats()
             if stats.ready + stats.failed == len(paths):
                 return stats.embedded
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)
 
     try:
         return await measure("job system", work)
@@ -173,7 +176,7 @@ async def main(args: argparse.Namespace) -> None:
     created: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        paths = make_corpus(folder, args.copies)
+        paths = make_corpus(folder, args.documents, args.size)
         try:
             for repeat in range(args.repeat):
                 direct_url = await fresh_database(args.database_url, folder, 2 * repeat, created)
@@ -207,7 +210,10 @@ def report(runs: list[Run], documents: int, args: argparse.Namespace) -> None:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--copies", type=int, default=4, help="copies of the demo corpus (4)")
+    parser.add_argument("--documents", type=int, default=8, help="documents (8)")
+    parser.add_argument(
+        "--size", type=int, default=6, help="demo documents per document (6: ~36 fragments)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each way (3)")
     parser.add_argument("--threads", type=int, default=2, help="inference threads (2)")
     parser.add_argument("--database-url", help="a PostgreSQL server (default: SQLite files)")

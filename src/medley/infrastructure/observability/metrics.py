@@ -107,7 +107,7 @@ class JobMetrics:
     def jobs_enqueued(
         self, params: Sequence[JobInsertParams], results: Sequence[JobInsertResult]
     ) -> None:
-        for p, result in zip(params, results, strict=False):
+        for p, result in zip(params, results, strict=True):
             if not result.existing:
                 self.enqueued.labels(p.job, p.queue).inc()
 

@@ -6,12 +6,15 @@ own event loop and store: the supervisor itself stays a plain, blocking process.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 
 from medley.infrastructure.jobs.storage.factory import create_store
 from medley.infrastructure.observability.health import HealthConfig
 from medley.infrastructure.observability.http import ObservabilityServer, observability_routes
 from medley.infrastructure.observability.metrics import multiprocess_collector
+
+log = logging.getLogger("medley.metrics")
 
 START_TIMEOUT = 15.0
 
@@ -46,7 +49,9 @@ class SupervisorMetrics:
     def _main(self) -> None:
         try:
             asyncio.run(self._serve())
-        except BaseException as exc:  # reported to start(), or logged by the thread
+        except BaseException as exc:  # reported by start(); after a good start, logged
+            if self._ready.is_set():
+                log.exception("the metrics server stopped")
             self._error = exc
             self._ready.set()
 
