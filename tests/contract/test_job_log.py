@@ -22,19 +22,28 @@ MAX_LINES = 5
 MAX_BYTES = 10_000
 
 
-def entries(job_id: int, *messages: str, first_pos: int = 1) -> list[JobLogEntry]:
-    return [
-        JobLogEntry(
-            job_id=job_id,
-            attempt=1,
-            at=utcnow(),
-            level="INFO",
-            logger="medley.job",
-            message=message,
-            pos=first_pos + i,
+def entries(
+    job_id: int, *messages: str, first_pos: int = 1, skipped_bytes: int = 0
+) -> list[JobLogEntry]:
+    """Lines placed right after the job's last stored line (or after `first_pos - 1`
+    lines of `skipped_bytes` the worker dropped in memory)."""
+    placed: list[JobLogEntry] = []
+    before = skipped_bytes
+    for i, message in enumerate(messages):
+        placed.append(
+            JobLogEntry(
+                job_id=job_id,
+                attempt=1,
+                at=utcnow(),
+                level="INFO",
+                logger="medley.job",
+                message=message,
+                pos=first_pos + i,
+                boff=before,
+            )
         )
-        for i, message in enumerate(messages)
-    ]
+        before += len(message.encode())
+    return placed
 
 
 async def append(
@@ -110,7 +119,7 @@ async def test_job_log_append_after_lines_dropped_in_memory_replaces_every_older
     await append(store, entries(job.id, "old-1", "old-2"))
 
     # The worker dropped 10 lines between two appends: what it sends is newer than those.
-    await append(store, entries(job.id, "new-1", "new-2", first_pos=11))
+    await append(store, entries(job.id, "new-1", "new-2", first_pos=11, skipped_bytes=50))
 
     rows = await store.job_log_list(JobLogListParams(job_id=job.id))
     assert [(r.seq, r.message) for r in rows.lines] == [(13, "new-1"), (14, "new-2")]
@@ -190,3 +199,15 @@ async def test_job_meta_defaults_to_empty(store: JobStore) -> None:
 
     assert row is not None
     assert row.meta == {}
+
+
+async def test_job_log_bounds_hold_over_many_appends_and_jobs(store: JobStore) -> None:
+    first, second = await insert_job(store), await insert_job(store)
+    for n in range(0, 30, 3):
+        batch = [str(n + i) for i in range(3)]
+        lines = entries(first.id, *batch) + entries(second.id, *batch)
+        await append(store, lines, max_lines=100, max_bytes=12)
+
+    expected = [str(n) for n in range(24, 30)]  # 12 bytes: six 2-digit lines
+    assert await messages(store, first.id) == (expected, 24)
+    assert await messages(store, second.id) == (expected, 24)

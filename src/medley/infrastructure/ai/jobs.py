@@ -27,7 +27,7 @@ from medley.infrastructure.ai.batching import map_batched, submit_chunked
 from medley.infrastructure.ai.documents import UnsupportedDocumentError, read_document
 from medley.infrastructure.ai.fragments import split_fragments
 from medley.infrastructure.ai.llm import LlmRequestError
-from medley.infrastructure.ai.repository import FragmentText
+from medley.infrastructure.ai.repository import FragmentText, Hit
 from medley.infrastructure.ai.runtime import AiRuntime, is_configured, runtime
 from medley.infrastructure.jobs.context import JobContext
 from medley.infrastructure.jobs.notifications import FailureEvent, on_dead
@@ -147,12 +147,20 @@ async def finalize_document(ctx: JobContext, document_id: int) -> dict[str, Any]
     return {"document_id": document_id, "ready": True, "fragments": fragments}
 
 
-@job(name=SEARCH, queue="ai", max_attempts=3, timeout="1m")
-async def search(ctx: JobContext, text: str, k: int = 5) -> dict[str, Any]:
-    """The `k` stored fragments most similar to `text` (embedded with the same model)."""
+async def similar(text: str, k: int = 5) -> list[Hit]:
+    """The `k` stored fragments most similar to `text`, best first: the query embedded by
+    this process's model (on its inference slots), compared with the vectors of the same
+    model. For code that runs where the model is loaded; elsewhere enqueue `search`."""
     rt = await runtime()
     [query] = await rt.slots.run(lambda: rt.embedder.embed([text]))
-    hits = await rt.repository.fragment_similar(rt.embedder.name, query, k)
+    return await rt.repository.fragment_similar(rt.embedder.name, query, k)
+
+
+@job(name=SEARCH, queue="ai", max_attempts=3, timeout="1m")
+async def search(ctx: JobContext, text: str, k: int = 5) -> dict[str, Any]:
+    """`similar(text, k)` as a job, for callers without the model (a web request)."""
+    rt = await runtime()
+    hits = await similar(text, k)
     return {
         "query": text,
         "model": rt.embedder.name,

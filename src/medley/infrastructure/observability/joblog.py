@@ -17,7 +17,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,21 +74,25 @@ class _Pending:
     size: int = 0
     dropped: int = 0
     """Lines dropped in memory before `lines` (newer than anything stored)."""
+    dropped_bytes: int = 0
+    """Their message bytes."""
 
     def add(self, entry: JobLogEntry, config: JobLogConfig) -> None:
         self.lines.append(entry)
         self.size += len(entry.message.encode())
         while len(self.lines) > config.max_lines or self.size > config.max_bytes:
-            gone = self.lines.popleft()
-            self.size -= len(gone.message.encode())
+            gone = len(self.lines.popleft().message.encode())
+            self.size -= gone
             self.dropped += 1
+            self.dropped_bytes += gone
 
     def put_back_before(self, newer: _Pending, config: JobLogConfig) -> _Pending:
         """`self` could not be written; `newer` came in meanwhile: one batch, oldest first."""
         if newer.dropped:  # lines newer than all of `self` were dropped: `self` goes too
             newer.dropped += self.dropped + len(self.lines)
+            newer.dropped_bytes += self.dropped_bytes + self.size
             return newer
-        merged = _Pending(dropped=self.dropped)
+        merged = _Pending(dropped=self.dropped, dropped_bytes=self.dropped_bytes)
         for entry in [*self.lines, *newer.lines]:
             merged.add(entry, config)
         return merged
@@ -146,24 +150,15 @@ class JobLogCollector:
 
     @staticmethod
     def entries(batch: dict[int, _Pending]) -> list[JobLogEntry]:
-        """The batch's lines, each with its position after the job's last stored line."""
+        """The batch's lines, each placed after the job's last stored line: by number and
+        by bytes (lines dropped in memory count in both)."""
         out: list[JobLogEntry] = []
         for pending in batch.values():
+            before = pending.dropped_bytes
             for index, entry in enumerate(pending.lines):
-                out.append(_with_pos(entry, pending.dropped + index + 1))
+                out.append(replace(entry, pos=pending.dropped + index + 1, boff=before))
+                before += len(entry.message.encode())
         return out
-
-
-def _with_pos(entry: JobLogEntry, pos: int) -> JobLogEntry:
-    return JobLogEntry(
-        job_id=entry.job_id,
-        attempt=entry.attempt,
-        at=entry.at,
-        level=entry.level,
-        logger=entry.logger,
-        message=entry.message,
-        pos=pos,
-    )
 
 
 class JobLogFlusher:

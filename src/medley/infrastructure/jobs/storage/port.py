@@ -583,6 +583,9 @@ class JobLogEntry:
     pos: int = 1
     """Position among this job's lines of one append, counting lines dropped in memory
     before the append (1 = right after the last stored line)."""
+    boff: int = 0
+    """UTF-8 bytes of this job's messages between the last stored line and this one (lines
+    dropped in memory included): places the line for the `max_bytes` bound."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -511,6 +511,7 @@ class PostgresJobStore:
                 "logger": [x.logger for x in e],
                 "message": [x.message for x in e],
                 "pos": [x.pos for x in e],
+                "boff": [x.boff for x in e],
                 "max_lines": params.max_lines,
                 "max_bytes": params.max_bytes,
             },

@@ -430,6 +430,7 @@ class SqliteJobStore:
             {
                 "job_id": x.job_id,
                 "pos": x.pos,
+                "boff": x.boff,
                 "attempt": x.attempt,
                 "at": to_seconds(x.at),
                 "level": x.level,

@@ -3,7 +3,9 @@
 
 -- `seq` numbers every line a job ever logged, dropped ones included, so the number of
 -- lines dropped to stay within the bounds is min(seq) - 1 and needs no counter of its
--- own. The primary key serves the job page (one job, in order) and trimming the oldest.
+-- own; `offset_bytes` counts the message bytes of every earlier line the same way. The
+-- kept lines are always one run of the newest, so both bounds are found by probing the
+-- primary key, and trimming deletes a key range. The primary key serves the job page too.
 CREATE TABLE medley_job_log (
     job_id  bigint      NOT NULL,
     seq     bigint      NOT NULL,
@@ -12,6 +14,7 @@ CREATE TABLE medley_job_log (
     level   text        NOT NULL,
     logger  text        NOT NULL,
     message text        NOT NULL,
+    offset_bytes bigint NOT NULL,
     PRIMARY KEY (job_id, seq)
 );
 

@@ -2,57 +2,65 @@
 -- included, so a job's dropped count is min(seq) - 1.
 
 -- name: job_log_append
--- Lines of many jobs in one statement, as parallel arrays. `pos` is a line's position
--- after the job's last stored line; a first `pos` above 1 means the worker dropped lines
--- in memory since its last append (a flood between two flushes): those were newer than
--- every stored line, so all stored lines of that job go too. Otherwise the stored and the
--- incoming lines are ranked together, newest first (a statement cannot see its own
--- inserts): incoming lines within `max_lines` and `max_bytes` are inserted, stored lines
--- past them are deleted, so what stays is always the newest run of lines. Lines of jobs
--- deleted meanwhile are skipped by the join; a clash on (job_id, seq) can only come from
--- a zombie attempt writing beside its successor and is skipped too.
+-- Lines of many jobs in one statement, as parallel arrays. `pos` and `boff` place a line
+-- after the job's last stored line: by number, and by the message bytes in between (lines
+-- the worker dropped in memory included). The kept lines are always the newest run, so
+-- the bounds are two cut-offs: a line numbered past `max_lines` back from the newest, or
+-- starting past `max_bytes` back from the newest's end, goes. Incoming lines are filtered
+-- by them; stored lines are cut with one primary-key probe (the first line to keep) and
+-- one key-range delete, so a flush reads only what it deletes, however many lines a job
+-- keeps. A first `pos` above 1 means the worker dropped lines since its last append: those
+-- were newer than every stored line, so all stored lines of that job go. Lines of jobs
+-- deleted meanwhile are skipped by the join; a clash on (job_id, seq) can only come from a
+-- zombie attempt writing beside its successor and is skipped too.
 WITH input AS (
     SELECT * FROM unnest(
         %(job_id)s::bigint[], %(attempt)s::int[], %(at)s::timestamptz[], %(level)s::text[],
-        %(logger)s::text[], %(message)s::text[], %(pos)s::int[]
-    ) AS i(job_id, attempt, at, level, logger, message, pos)
+        %(logger)s::text[], %(message)s::text[], %(pos)s::int[], %(boff)s::bigint[]
+    ) AS i(job_id, attempt, at, level, logger, message, pos, boff)
 ),
 jobs AS (
     SELECT j.id AS job_id, min(i.pos) > 1 AS gap,
-           coalesce((SELECT max(l.seq) FROM medley_job_log l WHERE l.job_id = j.id), 0)
-               AS last_seq
-    FROM input i JOIN medley_job j ON j.id = i.job_id
-    GROUP BY j.id
+           coalesce(l.seq, 0) AS last_seq,
+           coalesce(l.offset_bytes + octet_length(l.message), 0) AS last_end,
+           max(i.pos) AS top_pos, max(i.boff + octet_length(i.message)) AS top_end
+    FROM input i
+    JOIN medley_job j ON j.id = i.job_id
+    LEFT JOIN LATERAL (
+        SELECT seq, offset_bytes, message FROM medley_job_log
+        WHERE job_id = j.id ORDER BY seq DESC LIMIT 1
+    ) l ON true
+    GROUP BY j.id, l.seq, l.offset_bytes, l.message
 ),
-ranked AS (
-    SELECT c.*,
-           row_number() OVER w AS n,
-           sum(octet_length(c.message)) OVER w AS total
-    FROM (
-        SELECT l.job_id, l.seq, l.attempt, l.at, l.level, l.logger, l.message,
-               false AS fresh
-        FROM medley_job_log l JOIN jobs b USING (job_id) WHERE NOT b.gap
-        UNION ALL
-        SELECT i.job_id, b.last_seq + i.pos, i.attempt, i.at, i.level, i.logger, i.message,
-               true
-        FROM input i JOIN jobs b USING (job_id)
-    ) c
-    WINDOW w AS (PARTITION BY c.job_id ORDER BY c.seq DESC ROWS UNBOUNDED PRECEDING)
+bounds AS (
+    SELECT job_id, gap, last_seq, last_end,
+           last_seq + top_pos - %(max_lines)s AS drop_seq,
+           last_end + top_end - %(max_bytes)s AS drop_bytes
+    FROM jobs
 ),
 inserted AS (
-    INSERT INTO medley_job_log (job_id, seq, attempt, at, level, logger, message)
-    SELECT job_id, seq, attempt, at, level, logger, message FROM ranked
-    WHERE fresh AND n <= %(max_lines)s AND total <= %(max_bytes)s
-    ORDER BY job_id, seq
+    INSERT INTO medley_job_log (job_id, seq, attempt, at, level, logger, message, offset_bytes)
+    SELECT i.job_id, b.last_seq + i.pos, i.attempt, i.at, i.level, i.logger, i.message,
+           b.last_end + i.boff
+    FROM input i JOIN bounds b USING (job_id)
+    WHERE b.last_seq + i.pos > b.drop_seq AND b.last_end + i.boff >= b.drop_bytes
+    ORDER BY i.job_id, i.pos
     ON CONFLICT (job_id, seq) DO NOTHING
     RETURNING job_id
 ),
+cut AS (
+    SELECT b.job_id,
+           CASE WHEN b.gap THEN b.last_seq + 1 ELSE coalesce(
+               (SELECT k.seq FROM medley_job_log k
+                WHERE k.job_id = b.job_id AND k.seq > b.drop_seq
+                  AND k.offset_bytes >= b.drop_bytes
+                ORDER BY k.seq LIMIT 1),
+               b.last_seq + 1) END AS keep_from
+    FROM bounds b
+),
 trimmed AS (
-    DELETE FROM medley_job_log l USING jobs b
-    WHERE l.job_id = b.job_id
-      AND (b.gap OR (l.job_id, l.seq) IN (
-          SELECT job_id, seq FROM ranked
-          WHERE NOT fresh AND (n > %(max_lines)s OR total > %(max_bytes)s)))
+    DELETE FROM medley_job_log l USING cut c
+    WHERE l.job_id = c.job_id AND l.seq < c.keep_from
 )
 SELECT count(*) AS stored FROM inserted
 

@@ -1,7 +1,8 @@
 -- Medley schema, version 2, SQLite dialect: per-job log lines, same meaning as
 -- PostgreSQL's. Times are REAL unix seconds.
 
--- `seq` numbers every line a job ever logged, dropped ones included (dropped = min(seq) - 1).
+-- `seq` numbers every line a job ever logged, dropped ones included (dropped = min(seq) - 1);
+-- `offset_bytes` counts the message bytes of every earlier line the same way.
 CREATE TABLE medley_job_log (
     job_id  INTEGER NOT NULL,
     seq     INTEGER NOT NULL,
@@ -10,6 +11,7 @@ CREATE TABLE medley_job_log (
     level   TEXT    NOT NULL,
     logger  TEXT    NOT NULL,
     message TEXT    NOT NULL,
+    offset_bytes INTEGER NOT NULL,
     PRIMARY KEY (job_id, seq)
 ) WITHOUT ROWID;
 
