@@ -1,11 +1,14 @@
-"""`medley demo`: bundled documents through a real pipeline of jobs on the embedded store.
+"""`medley demo`: the bundled documents through the AI fragment pipeline on the embedded
+store, as an application would run it:
 
-    documents/*.md|txt --demo.extract_fragments--> fragments (structure-aware, ~400 chars)
-                       --demo.index_fragments----> term statistics + hashed vectors
-    sample question    --demo.embed_question-----> query vector (flaky: fails once, retried)
-    cosine similarity over the stored vectors   -> the top 3 fragments
+    documents/*.md|txt|html --medley.ai.extract_document--> documents + fragments
+                            --medley.ai.embed_fragments---> vectors (all-MiniLM-L6-v2,
+                                                            or the hashed fallback)
+                            --medley.ai.finalize_document-> ready (a continuation)
+    sample question         --demo.ask (flaky: fails once, retried)--> the top 3 fragments
 
-Everything the live view and the summary show is read back from the job store.
+Everything the live view and the summary show is read back from the job store and the
+AI repository.
 """
 
 from __future__ import annotations

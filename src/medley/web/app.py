@@ -25,7 +25,7 @@ from medley.infrastructure.jobs.storage.factory import is_sqlite
 from medley.infrastructure.services.background_job_service import JobService
 from medley.infrastructure.services.connect import connect_async
 from medley.web._headers import SecurityHeadersMiddleware
-from medley.web.api import events, jobs, queues, recurring, servers
+from medley.web.api import batches, events, jobs, queues, recurring, servers
 from medley.web.auth.session import SessionSigner
 from medley.web.auth.tokens import TokenAuthority
 from medley.web.auth.users import UserDirectory
@@ -85,7 +85,8 @@ def create_app(
     secret = settings.secret_key or secrets.token_urlsafe(32)
     app.state.sessions = SessionSigner(secret, settings.session_seconds)
     install_error_handlers(app)
-    for router in (jobs.router, events.router, queues.router, servers.router, recurring.router):
+    routers = (jobs, events, queues, servers, recurring, batches)
+    for router in (module.router for module in routers):
         app.include_router(router)
     dashboard.install(app)
     _include_observability(app)
