@@ -46,6 +46,7 @@ from medley.application.models.jobs import (
     Progress,
     StateChange,
 )
+from medley.application.models.limits import LimitInfo
 from medley.application.models.workflows import (
     BatchInfo,
     BatchRequest,
@@ -56,6 +57,7 @@ from medley.application.models.workflows import (
 )
 from medley.infrastructure.jobs.context import JobCancelledError, JobContext
 from medley.infrastructure.jobs.control import Retry, Snooze
+from medley.infrastructure.jobs.limits import LimitDefinition, limit
 from medley.infrastructure.jobs.notifications import FailureEvent, on_dead, on_failure
 from medley.infrastructure.jobs.recurring import recurring
 from medley.infrastructure.jobs.registry import JobDefinition, JobRegistry, job
@@ -94,6 +96,8 @@ __all__ = [
     "JobRegistry",
     "JobService",
     "JobState",
+    "LimitDefinition",
+    "LimitInfo",
     "MedleyError",
     "MigrationRequiredError",
     "Misfire",
@@ -115,6 +119,7 @@ __all__ = [
     "connect_async",
     "connect_sync",
     "job",
+    "limit",
     "on_dead",
     "on_failure",
     "recurring",

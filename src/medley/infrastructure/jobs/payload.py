@@ -16,6 +16,7 @@ from typing import Any
 
 from medley.application.errors import InvalidArgumentsError, PayloadTooLargeError
 from medley.application.models.jobs import JobOptions, JobState
+from medley.infrastructure.jobs.limits import limit_meta
 from medley.infrastructure.jobs.registry import JobDefinition
 from medley.infrastructure.jobs.storage.port import JobInsertParams
 from medley.infrastructure.observability.context import enqueue_meta
@@ -138,7 +139,7 @@ def build_insert(
         timeout_seconds=timeout.total_seconds() if timeout else None,
         unique_key=options.unique_key,
         tags=options.tags,
-        meta=enqueue_meta(),
+        meta={**enqueue_meta(), **limit_meta(definition, args, kwargs)},
         depends_on=tuple(dict.fromkeys(options.depends_on)),
         continue_on=options.continue_on,
     )

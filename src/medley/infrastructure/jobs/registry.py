@@ -6,11 +6,14 @@ import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from medley.application.errors import ConfigError, UnknownJobError
 from medley.application.models.workflows import RecurringJob
 from medley.infrastructure.jobs.duration import parse_duration
+
+if TYPE_CHECKING:
+    from medley.infrastructure.jobs.limits import LimitDefinition
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,6 +42,10 @@ class JobDefinition(Generic[P, R]):
     """When set, only these exceptions are retried; any other fails the job at once."""
     discard_on: tuple[type[BaseException], ...] = ()
     """These exceptions fail the job at once, attempts left or not."""
+    limit: str | None = None
+    """A named concurrency limit (`medley.limit`): its jobs run only while it has room."""
+    limit_key_arg: str | None = None
+    """The argument whose value keys the limit (`max_running` per value)."""
 
     def should_retry(self, exc: BaseException) -> bool:
         if self.discard_on and isinstance(exc, self.discard_on):
@@ -70,6 +77,8 @@ class JobRegistry:
         self._jobs: dict[str, JobDefinition[Any, Any]] = {}
         self.recurring: dict[str, RecurringJob] = {}
         """Recurring jobs declared in code (`@medley.recurring`), upserted by workers."""
+        self.limits: dict[str, LimitDefinition] = {}
+        """Concurrency limits declared in code (`medley.limit`), synced by workers."""
 
     def register_recurring(self, spec: RecurringJob) -> None:
         """Declare a recurring job; a name declared twice keeps the last declaration."""
@@ -131,6 +140,8 @@ def job(
     backoff: Callable[[int], timedelta] | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
     discard_on: tuple[type[BaseException], ...] = (),
+    limit: str | None = None,
+    limit_key_arg: str | None = None,
     registry: JobRegistry | None = None,
 ) -> Callable[[Callable[P, R]], JobDefinition[P, R]]: ...
 
@@ -148,12 +159,16 @@ def job(
     backoff: Callable[[int], timedelta] | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
     discard_on: tuple[type[BaseException], ...] = (),
+    limit: str | None = None,
+    limit_key_arg: str | None = None,
     registry: JobRegistry | None = None,
 ) -> Any:
     """Declare a job. Usable bare (`@job`) or with options (`@job(queue="ai")`).
 
     The stored name defaults to `module.qualname`; give `name=` to keep it stable across
     refactors. `cpu_bound=True` runs a sync job in a worker process instead of a thread.
+    `limit="llm"` runs it only while the named concurrency limit has room, cluster-wide;
+    with `limit_key_arg="tenant_id"` the limit holds per value of that argument.
     """
 
     def decorate(f: Callable[P, R]) -> JobDefinition[P, R]:
@@ -162,6 +177,8 @@ def job(
         is_async = inspect.iscoroutinefunction(f)
         if cpu_bound and is_async:
             raise ConfigError("cpu_bound jobs must be plain (sync) functions")
+        if limit_key_arg is not None and limit is None:
+            raise ConfigError("limit_key_arg needs a limit")
         definition: JobDefinition[P, R] = JobDefinition(
             name=name or _qualname(f),
             func=f,
@@ -175,6 +192,8 @@ def job(
             backoff=backoff,
             retry_on=retry_on,
             discard_on=discard_on,
+            limit=limit,
+            limit_key_arg=limit_key_arg,
         )
         (registry or DEFAULT_REGISTRY).register(definition)
         return definition

@@ -77,10 +77,11 @@ def _plain(value: object) -> bool:
 @contextmanager
 def child_scope(
     writer: Connection, fields: dict[str, Any], settings: dict[str, Any]
-) -> Iterator[LineCapture | None]:
-    """In the child, around one job: records go up the pipe, and so do `ctx.log` lines
-    (the capture this yields for the job's context)."""
-    lock = threading.Lock()  # a job's own threads may log at once
+) -> Iterator[tuple[Callable[[tuple[Any, ...]], None], LineCapture | None]]:
+    """In the child, around one job: records go up the pipe, and so do `ctx.log` lines.
+    Yields the pipe's locked `send` (progress must use it too: a job's own threads may
+    log meanwhile) and the capture for the job's context."""
+    lock = threading.Lock()
 
     def send(message: tuple[Any, ...]) -> None:
         with lock:
@@ -99,7 +100,7 @@ def child_scope(
     scope = JobScope(fields=fields)
     try:
         with job_scope(scope):
-            yield capture if settings.get("capture") else None
+            yield send, (capture if settings.get("capture") else None)
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)

@@ -41,6 +41,7 @@ from medley.infrastructure.services._mapping import job_info
 
 if TYPE_CHECKING:
     from medley.infrastructure.observability.metrics import JobMetrics
+from medley.infrastructure.services._limits import LimitMethods
 from medley.infrastructure.services._workflows import WorkflowMethods
 
 WAIT_POLL_MIN = 0.01
@@ -52,7 +53,7 @@ BULK_BATCH = 1000
 never holds one long lock."""
 
 
-class JobService(WorkflowMethods):
+class JobService(WorkflowMethods, LimitMethods):
     """The engine-backed `BackgroundJobService`. Safe to share across tasks.
 
     `on_enqueued` callbacks run after a commit with the queues that got runnable jobs, and

@@ -25,11 +25,12 @@ def _run_one(writer: Connection, request: tuple[Any, ...]) -> None:
     definition = DEFAULT_REGISTRY.get(name)
     job = JobIdentity(*identity)
     fields = {"job_id": job.id, "job": job.job, "queue": job.queue, "attempt": job.attempt}
-    with child_scope(writer, {**fields, "worker": job.worker}, logging_settings) as capture:
+    scope = child_scope(writer, {**fields, "worker": job.worker}, logging_settings)
+    with scope as (send, capture):
         if definition.takes_context:
 
             def report(update: ProgressUpdate) -> None:
-                writer.send(("progress", update.fraction, update.message))
+                send(("progress", update.fraction, update.message))
 
             request_id = logging_settings.get("request_id")
             args = [JobContext(job, report, request_id=request_id, capture=capture), *args]

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from medley.application.errors import StorageError
 from medley.application.models.jobs import JobState, StateChangeReason
+from medley.infrastructure.jobs.limits import sync_limits
 from medley.infrastructure.jobs.maintenance.recurring import (
     RECURRING_INTERVAL_DEFAULT,
     RecurringScheduler,
@@ -242,6 +243,7 @@ class WorkerServer:
             install_capture_handler(self.job_logs.config.level)
         await self._register()
         await register_declared(self.store, self.registry)  # @medley.recurring, by name
+        await sync_limits(self.store, self.registry)  # medley.limit(...), unless set at run time
         self._subscription = await self.store.subscribe(self._on_notification)
         self.completer.start()
         self.progress.start()

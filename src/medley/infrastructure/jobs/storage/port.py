@@ -503,6 +503,30 @@ class JobStore(Protocol):
         """Remove a recurring job (jobs it fired stay); False if there was none."""
         ...
 
+    # --- limits -----------------------------------------------------------------------
+    # Global concurrency limits are enforced inside `job_fetch_available` (slots taken in
+    # the claiming statement/transaction), `job_set_state_if_processing` and `job_rescue`
+    # (slots given back by the write that ends `processing`). These methods manage the
+    # definitions that every worker reads from the database.
+
+    async def limit_upsert(self, params: LimitParams) -> bool:
+        """Define or change a limit; takes effect at every worker's next fetch. A `code`
+        definition does not replace a `runtime` one (see `LimitParams.source`). True if
+        written."""
+        ...
+
+    async def limit_list(self) -> list[LimitRow]:
+        """Every defined limit by name, with the slots in use now."""
+        ...
+
+    async def limit_delete(self, name: str) -> bool:
+        """Forget a limit (its jobs then run unlimited); False if there was none."""
+        ...
+
+    async def limit_usage(self, name: str) -> list[LimitUsageRow]:
+        """The keys of a limit that hold slots now, by key."""
+        ...
+
 
 Opener = Callable[[], Awaitable[JobStore]]
 
@@ -735,3 +759,44 @@ class RecurringFireParams:
     expected_next_run_at: datetime | None = None
     """Compare-and-set guard; None for a manual trigger, which leaves the schedule alone."""
     next_run_at: datetime | None = None
+
+
+# --- limits -------------------------------------------------------------------------------
+# Named concurrency limits. The methods are declared on `JobStore` below the same marker.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitParams:
+    name: str
+    max_running: int
+    """Jobs of this limit (per key, for a keyed limit) processing at once, cluster-wide;
+    0 holds them all."""
+    source: str = "runtime"
+    """`code` (synced by workers from `medley.limit` declarations at start) or `runtime`
+    (CLI, service API): a `code` upsert never replaces a `runtime` definition."""
+
+    def __post_init__(self) -> None:
+        if self.max_running < 0:
+            raise ValueError("max_running must be 0 or more")
+        if self.source not in ("code", "runtime"):
+            raise ValueError("source is 'code' or 'runtime'")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitRow:
+    name: str
+    max_running: int
+    source: str
+    running: int
+    """Slots in use now, summed over the keys."""
+    busy_keys: int
+    """Keys holding at least one slot."""
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitUsageRow:
+    name: str
+    key: str
+    """'' for a limit without key."""
+    running: int

@@ -45,6 +45,9 @@ from medley.infrastructure.jobs.storage.port import (
     JobRescueParams,
     JobRow,
     JobSearchParams,
+    LimitParams,
+    LimitRow,
+    LimitUsageRow,
     NotificationCallback,
     ProgressUpdate,
     QueueHeadRow,
@@ -64,6 +67,7 @@ from medley.infrastructure.jobs.storage.port import (
 )
 from medley.infrastructure.jobs.storage.postgres import _workflows as _wf
 from medley.infrastructure.jobs.storage.postgres._errors import map_errors
+from medley.infrastructure.jobs.storage.postgres._limits import limit_row
 from medley.infrastructure.jobs.storage.postgres._rows import history_row, job_row, server_row
 from medley.infrastructure.jobs.storage.postgres.listener import PostgresListener
 
@@ -612,6 +616,22 @@ class PostgresJobStore:
 
     async def recurring_delete(self, name: str) -> bool:
         return bool(await self._fetch("recurring_delete", {"name": name}))
+
+    # --- limits -----------------------------------------------------------------------
+
+    async def limit_upsert(self, params: LimitParams) -> bool:
+        values = {"name": params.name, "max_running": params.max_running, "source": params.source}
+        return bool(await self._fetch("limit_upsert", values))
+
+    async def limit_list(self) -> list[LimitRow]:
+        return [limit_row(r) for r in await self._fetch("limit_list")]
+
+    async def limit_delete(self, name: str) -> bool:
+        return bool(await self._fetch("limit_delete", {"name": name}))
+
+    async def limit_usage(self, name: str) -> list[LimitUsageRow]:
+        rows = await self._fetch("limit_usage", {"name": name})
+        return [LimitUsageRow(name=r["name"], key=r["key"], running=r["running"]) for r in rows]
 
 
 _SEARCH_ANCHOR: LiteralString = "1 = 1"

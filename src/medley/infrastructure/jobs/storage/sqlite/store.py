@@ -42,6 +42,9 @@ from medley.infrastructure.jobs.storage.port import (
     JobRescueParams,
     JobRow,
     JobSearchParams,
+    LimitParams,
+    LimitRow,
+    LimitUsageRow,
     NotificationCallback,
     ProgressUpdate,
     QueueHeadRow,
@@ -59,6 +62,7 @@ from medley.infrastructure.jobs.storage.port import (
     TokenRow,
     UserRow,
 )
+from medley.infrastructure.jobs.storage.sqlite import _limits
 from medley.infrastructure.jobs.storage.sqlite import _workflows as _wf
 from medley.infrastructure.jobs.storage.sqlite._errors import map_errors
 from medley.infrastructure.jobs.storage.sqlite._rows import (
@@ -185,7 +189,7 @@ class SqliteJobStore:
             "worker_id": params.worker_id,
             "now": time.time(),
         }
-        rows = await self._call("fetching jobs", lambda c: write(c, "job_fetch_available", values))
+        rows = await self._call("fetching jobs", lambda c: in_transaction(c, _limits.fetch, values))
         jobs = [job_row(r) for r in rows]
         jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))  # RETURNING has no order
         return jobs
@@ -553,6 +557,31 @@ class SqliteJobStore:
         )
         return bool(rows)
 
+    # --- limits -----------------------------------------------------------------------
+
+    async def limit_upsert(self, params: LimitParams) -> bool:
+        values = {
+            "name": params.name,
+            "max_running": params.max_running,
+            "source": params.source,
+            "now": time.time(),
+        }
+        rows = await self._call("defining a limit", lambda c: write(c, "limit_upsert", values))
+        return bool(rows)
+
+    async def limit_list(self) -> list[LimitRow]:
+        rows = await self._call("listing limits", lambda c: run(c, "limit_list"))
+        return [_limits.limit_row(r) for r in rows]
+
+    async def limit_delete(self, name: str) -> bool:
+        values = {"name": name}
+        rows = await self._call("removing a limit", lambda c: write(c, "limit_delete", values))
+        return bool(rows)
+
+    async def limit_usage(self, name: str) -> list[LimitUsageRow]:
+        rows = await self._call("reading a limit", lambda c: run(c, "limit_usage", {"name": name}))
+        return [LimitUsageRow(name=r["name"], key=r["key"], running=r["running"]) for r in rows]
+
 
 _SEARCH_FILTERS: dict[str, LiteralString] = {
     **_LIST_FILTERS,
@@ -700,6 +729,7 @@ def _rescue(conn: sqlite3.Connection, params: JobRescueParams) -> list[sqlite3.R
     ]
     changes = {"candidates": json.dumps(candidates), "error": WORKER_LOST_ERROR, "now": now}
     rescued = run(conn, "job_rescue", changes)
+    _limits.release(conn, rescued)  # a rescued job must not wait on its own slot
     _wf.settle(conn, map(_wf.Finished.of, rescued))  # those that failed or were cancelled
     return rescued
 
@@ -708,6 +738,7 @@ def _complete(conn: sqlite3.Connection, values: dict[str, Any]) -> list[sqlite3.
     """Write outcomes and settle the jobs they end (dependants, batch), in one transaction;
     a job without workflows costs nothing more than the RETURNING of two columns."""
     rows = run(conn, "job_set_state_if_processing", values)
+    _limits.release(conn, rows)
     _wf.settle(conn, map(_wf.Finished.of, rows))
     return rows
 

@@ -33,3 +33,8 @@ CREATE TABLE medley_limit_usage (
 ALTER TABLE medley_server
     ADD COLUMN slots     jsonb   NOT NULL DEFAULT '{}',
     ADD COLUMN throttled boolean NOT NULL DEFAULT false;
+
+-- Serves job_fetch_available's `limited` branch: runnable jobs that have a limit, in fetch
+-- order, so a queue without limited jobs costs one empty probe.
+CREATE INDEX medley_job_limited_idx ON medley_job (queue, priority, run_at, id)
+    WHERE state IN ('enqueued', 'scheduled') AND limit_name IS NOT NULL;

@@ -81,20 +81,87 @@ SELECT pg_notify('medley_job', q) FROM unnest(%(queues)s::text[]) AS q
 -- another transaction is claiming instead of waiting on them. Due `scheduled` jobs are
 -- claimed directly, so no mover has to run first. Served by medley_job_fetch_idx. A paused
 -- queue (medley_queue) yields nothing: one primary-key probe, evaluated once per statement.
-WITH claimable AS (
-    SELECT id, state AS from_state FROM medley_job
+-- Limits (medley_limit): `free` is the plain scan, for jobs without a (defined) limit;
+-- limited jobs come from `limited`, which ranks the oldest LIMITED_SCAN (1000) runnable
+-- ones of keys with room (an unlocked read, served by medley_job_limited_idx: one empty
+-- probe when there are none) so that a flood of one key neither blocks the queue nor
+-- crowds out other keys. `granted` then takes slots with an upsert that row-locks each
+-- (limit, key) usage row, so two fetchers can never both take the last slot, and only as
+-- many jobs of each key as were granted are claimed.
+WITH free AS (
+    SELECT id, state AS from_state, priority, run_at, limit_name, limit_key FROM medley_job j
     WHERE queue = %(queue)s AND state IN ('enqueued', 'scheduled') AND run_at <= now()
       AND NOT EXISTS (SELECT 1 FROM medley_queue p WHERE p.name = %(queue)s AND p.paused)
+      AND (j.limit_name IS NULL
+           OR NOT EXISTS (SELECT 1 FROM medley_limit l WHERE l.name = j.limit_name))
     ORDER BY priority, run_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
+),
+eligible AS (
+    SELECT r.id FROM (
+        SELECT c.id, c.priority, c.run_at, l.max_running - coalesce(u.running, 0) AS room,
+               row_number() OVER (PARTITION BY c.limit_name, c.limit_key
+                                  ORDER BY c.priority, c.run_at, c.id) AS rn
+        FROM (
+            SELECT j.id, j.priority, j.run_at, j.limit_name, j.limit_key FROM medley_job j
+            WHERE j.queue = %(queue)s AND j.state IN ('enqueued', 'scheduled')
+              AND j.run_at <= now() AND j.limit_name IS NOT NULL
+              AND NOT EXISTS (
+                  SELECT 1 FROM medley_limit_usage u JOIN medley_limit l ON l.name = u.name
+                  WHERE u.name = j.limit_name AND u.key = j.limit_key
+                    AND u.running >= l.max_running)
+            ORDER BY j.priority, j.run_at, j.id
+            LIMIT 1000
+        ) c
+        JOIN medley_limit l ON l.name = c.limit_name
+        LEFT JOIN medley_limit_usage u ON u.name = c.limit_name AND u.key = c.limit_key
+    ) r
+    WHERE r.rn <= r.room
+    ORDER BY r.priority, r.run_at, r.id
+    LIMIT %(limit)s
+),
+limited AS (
+    SELECT id, state AS from_state, priority, run_at, limit_name, limit_key FROM medley_job j
+    WHERE j.id IN (SELECT id FROM eligible) AND j.state IN ('enqueued', 'scheduled')
+      AND j.run_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM medley_queue p WHERE p.name = %(queue)s AND p.paused)
+    FOR UPDATE SKIP LOCKED
+),
+claimable AS (
+    SELECT * FROM (SELECT * FROM free UNION ALL SELECT * FROM limited) c
+    ORDER BY priority, run_at, id
+    LIMIT %(limit)s
+),
+granted AS (
+    INSERT INTO medley_limit_usage AS u (name, key, running, granted)
+    SELECT w.name, w.key, least(w.n, l.max_running), least(w.n, l.max_running)
+    FROM (SELECT limit_name AS name, limit_key AS key, count(*) AS n FROM claimable
+          WHERE limit_name IS NOT NULL GROUP BY 1, 2) w
+    JOIN medley_limit l ON l.name = w.name
+    ORDER BY w.name, w.key  -- one lock order for every fetcher
+    ON CONFLICT (name, key) DO UPDATE
+    SET granted = greatest(0, least(EXCLUDED.granted, (SELECT l.max_running FROM medley_limit l
+                                                      WHERE l.name = u.name) - u.running)),
+        running = u.running + greatest(0, least(EXCLUDED.granted,
+            (SELECT l.max_running FROM medley_limit l WHERE l.name = u.name) - u.running))
+    RETURNING u.name, u.key, u.granted
+),
+ranked AS (
+    SELECT c.id, c.from_state FROM (
+        SELECT c.*, row_number() OVER (PARTITION BY c.limit_name, c.limit_key
+                                       ORDER BY c.priority, c.run_at, c.id) AS rn
+        FROM claimable c
+    ) c
+    LEFT JOIN granted g ON g.name = c.limit_name AND g.key = c.limit_key
+    WHERE g.name IS NULL OR c.rn <= g.granted
 ),
 claimed AS (
     UPDATE medley_job j
     SET state = 'processing', attempt = j.attempt + 1, lease_owner = %(worker_id)s,
         started_at = now(), progress_fraction = NULL, progress_message = NULL,
         cancel_requested = false
-    FROM claimable c WHERE j.id = c.id
+    FROM ranked c WHERE j.id = c.id
     RETURNING j.*, c.from_state
 ),
 history AS (
@@ -143,17 +210,28 @@ updated AS (
       AND (%(resolving)s OR u.state NOT IN ('succeeded', 'failed', 'cancelled')
            OR (j.dependants = 0 AND NOT j.batch_pending))
     RETURNING j.id, j.state, j.queue, u.reason, u.attempt, u.error, j.dependants,
-              j.batch_pending
+              j.batch_pending, j.limit_name, j.limit_key
+),
+limit_released AS (
+    -- Every outcome ends `processing`, so each written job gives its limit slot back.
+    UPDATE medley_limit_usage u SET running = greatest(0, u.running - d.n)
+    FROM (SELECT limit_name, limit_key, count(*) AS n FROM updated
+          WHERE limit_name IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2) d
+    WHERE u.name = d.limit_name AND u.key = d.limit_key
+    RETURNING u.name
 ),
 history AS (
     INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt, worker, error)
     SELECT id, 'processing', state, reason, attempt, %(worker_id)s, error FROM updated
 ),
 notified AS (
+    -- A freed limit slot wakes the queue's workers too (they passed its jobs over).
     SELECT pg_notify('medley_job', q.queue)
-    FROM (SELECT DISTINCT queue FROM updated WHERE state = 'enqueued') q
+    FROM (SELECT DISTINCT queue FROM updated
+          WHERE state = 'enqueued' OR limit_name IS NOT NULL) q
 )
-SELECT id, state, dependants, batch_pending, (SELECT count(*) FROM notified) AS notified
+SELECT id, state, dependants, batch_pending, (SELECT count(*) FROM notified) AS notified,
+       (SELECT count(*) FROM limit_released) AS limits_released
 FROM updated
 
 -- name: job_progress_update
@@ -355,11 +433,21 @@ history AS (
     INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt, worker, error)
     SELECT id, 'processing', state, 'rescued', attempt, old_owner, error FROM rescued
 ),
+limit_released AS (
+    -- The rescue gives the dead worker's limit slots back, so a rescued job never waits
+    -- on a slot held in its own name.
+    UPDATE medley_limit_usage u SET running = greatest(0, u.running - d.n)
+    FROM (SELECT limit_name, limit_key, count(*) AS n FROM rescued
+          WHERE limit_name IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2) d
+    WHERE u.name = d.limit_name AND u.key = d.limit_key
+    RETURNING u.name
+),
 notified AS (
     SELECT pg_notify('medley_job', q.queue)
     FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'scheduled' AND run_at <= now()) q
 )
-SELECT * FROM rescued WHERE (SELECT count(*) FROM notified) >= 0
+SELECT * FROM rescued
+WHERE (SELECT count(*) FROM notified) >= 0 AND (SELECT count(*) FROM limit_released) >= 0
 
 -- name: job_prune
 WITH pruned AS (

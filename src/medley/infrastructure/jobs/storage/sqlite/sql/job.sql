@@ -61,7 +61,9 @@ SELECT NULL AS unused WHERE 0
 -- RETURNING shows rows after the change only, so the history, which needs the state
 -- before, is written first from the same candidate query (same snapshot, same order).
 -- Due `scheduled` jobs are claimed directly. Served by medley_job_fetch_idx. A paused
--- queue (medley_queue) yields nothing: one primary-key probe of a tiny table.
+-- queue (medley_queue) yields nothing: one primary-key probe of a tiny table. A job of a
+-- defined limit is claimed only if limit_fetch_grantable (same transaction) granted it a
+-- slot and put it in :limited (a JSON array of ids).
 INSERT INTO medley_job_history (job_id, at, from_state, to_state, reason, attempt, worker)
 SELECT id, :now, state, 'processing', 'fetched', attempt + 1, :worker_id
 FROM medley_job
@@ -69,6 +71,8 @@ WHERE id IN (
     SELECT id FROM medley_job
     WHERE queue = :queue AND state IN ('enqueued', 'scheduled') AND run_at <= :now
       AND NOT EXISTS (SELECT 1 FROM medley_queue p WHERE p.name = :queue AND p.paused)
+      AND (limit_name IS NULL OR id IN (SELECT value FROM json_each(:limited))
+           OR NOT EXISTS (SELECT 1 FROM medley_limit l WHERE l.name = limit_name))
     ORDER BY priority, run_at, id
     LIMIT :limit
 );
@@ -80,6 +84,8 @@ WHERE id IN (
     SELECT id FROM medley_job
     WHERE queue = :queue AND state IN ('enqueued', 'scheduled') AND run_at <= :now
       AND NOT EXISTS (SELECT 1 FROM medley_queue p WHERE p.name = :queue AND p.paused)
+      AND (limit_name IS NULL OR id IN (SELECT value FROM json_each(:limited))
+           OR NOT EXISTS (SELECT 1 FROM medley_limit l WHERE l.name = limit_name))
     ORDER BY priority, run_at, id
     LIMIT :limit
 )
@@ -125,7 +131,7 @@ FROM (
 ) AS u
 WHERE j.id = u.id AND j.state = 'processing' AND j.lease_owner = :worker_id
   AND j.attempt = u.attempt
-RETURNING id, state, dependants, batch_pending
+RETURNING id, state, dependants, batch_pending, limit_name, limit_key
 
 -- name: job_progress_update
 -- SQLite has no arrays: the adapter runs this one-row statement through executemany.

@@ -1,0 +1,161 @@
+"""Global concurrency limits at the storage level: slots are taken by the claim and given
+back by the write that ends `processing` (outcome, release, rescue)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from medley.application.models.jobs import JobState, StateChangeReason
+from medley.infrastructure.jobs.storage.port import (
+    JobCompletion,
+    JobFetchParams,
+    JobInsertParams,
+    JobRescueParams,
+    JobStore,
+    LimitParams,
+)
+from tests.support.jobs import finish, job_params
+
+pytestmark = pytest.mark.contract
+
+
+def limited(limit: str, key: str | None = None, **overrides: Any) -> JobInsertParams:
+    meta: dict[str, Any] = {"limit": limit}
+    if key is not None:
+        meta["limit_key"] = key
+    return job_params(meta=meta, **overrides)
+
+
+def fetch(worker_id: str = "worker-a", limit: int = 10) -> JobFetchParams:
+    return JobFetchParams(queue="default", limit=limit, worker_id=worker_id)
+
+
+async def running(store: JobStore, name: str) -> int:
+    rows = {r.name: r for r in await store.limit_list()}
+    return rows[name].running
+
+
+async def test_fetch_claims_no_more_jobs_of_a_limit_than_it_has_room_for(
+    store: JobStore,
+) -> None:
+    await store.limit_upsert(LimitParams(name="llm", max_running=2))
+    await store.job_insert_many([limited("llm") for _ in range(5)])
+
+    first = await store.job_fetch_available(fetch("worker-a"))
+    second = await store.job_fetch_available(fetch("worker-b"))
+
+    assert (len(first), len(second)) == (2, 0)
+    assert await running(store, "llm") == 2
+
+
+async def test_fetch_passes_over_a_full_limit_to_the_jobs_behind_it(store: JobStore) -> None:
+    await store.limit_upsert(LimitParams(name="llm", max_running=1))
+    await store.job_insert_many([limited("llm", priority=1) for _ in range(3)])
+    [free] = await store.job_insert_many([job_params(priority=50)])
+
+    rows = await store.job_fetch_available(fetch(limit=10))
+
+    assert len(rows) == 2
+    assert free.id in {r.id for r in rows}
+
+
+async def test_outcome_gives_the_slot_back(store: JobStore) -> None:
+    await store.limit_upsert(LimitParams(name="llm", max_running=1))
+    await store.job_insert_many([limited("llm"), limited("llm")])
+    [row] = await store.job_fetch_available(fetch())
+
+    await finish(store, row)
+
+    assert await running(store, "llm") == 0
+    assert len(await store.job_fetch_available(fetch())) == 1
+
+
+async def test_release_without_spending_an_attempt_gives_the_slot_back(store: JobStore) -> None:
+    await store.limit_upsert(LimitParams(name="llm", max_running=1))
+    await store.job_insert_many([limited("llm")])
+    [row] = await store.job_fetch_available(fetch())
+    released = JobCompletion(
+        id=row.id,
+        attempt=row.attempt,
+        state=JobState.ENQUEUED,
+        reason=StateChangeReason.RELEASED,
+        release=True,
+    )
+
+    assert await store.job_set_state_if_processing("worker-a", [released]) == [row.id]
+
+    assert await running(store, "llm") == 0
+    assert [r.id for r in await store.job_fetch_available(fetch())] == [row.id]
+
+
+async def test_a_keyed_limit_holds_per_key(store: JobStore) -> None:
+    await store.limit_upsert(LimitParams(name="tenant", max_running=2))
+    jobs = [limited("tenant", key="a") for _ in range(4)]
+    jobs += [limited("tenant", key="b") for _ in range(4)]
+    await store.job_insert_many(jobs)
+
+    rows = await store.job_fetch_available(fetch(limit=10))
+
+    by_key = sorted(r.meta["limit_key"] for r in rows)
+    assert by_key == ["a", "a", "b", "b"]
+    usage = await store.limit_usage("tenant")
+    assert [(u.key, u.running) for u in usage] == [("a", 2), ("b", 2)]
+
+
+async def test_a_job_of_an_undefined_limit_runs_unlimited(store: JobStore) -> None:
+    await store.job_insert_many([limited("nowhere") for _ in range(3)])
+
+    assert len(await store.job_fetch_available(fetch())) == 3
+
+
+async def test_rescue_gives_the_dead_workers_slots_back(store: JobStore) -> None:
+    await store.limit_upsert(LimitParams(name="llm", max_running=1))
+    [job] = await store.job_insert_many([limited("llm")])
+    await store.job_fetch_available(fetch("worker-dead"))  # never heartbeats
+    assert await store.job_fetch_available(fetch("worker-b")) == []
+
+    rescued: list[int] = []
+    for _ in range(50):  # the tiny lease must pass on the database clock
+        rescued += [r.id for r in await store.job_rescue(JobRescueParams(lease_seconds=0.01))]
+        if rescued:
+            break
+        await asyncio.sleep(0.02)
+
+    assert rescued == [job.id]
+    assert await running(store, "llm") == 0
+    assert [r.id for r in await store.job_fetch_available(fetch("worker-b"))] == [job.id]
+
+
+async def test_concurrent_fetchers_never_exceed_the_limit(store: JobStore) -> None:
+    await store.limit_upsert(LimitParams(name="llm", max_running=3))
+    await store.job_insert_many([limited("llm") for _ in range(20)])
+
+    batches = await asyncio.gather(
+        *(store.job_fetch_available(fetch(f"worker-{i}", limit=2)) for i in range(8))
+    )
+
+    assert sum(len(b) for b in batches) == 3
+
+
+async def test_a_code_definition_never_replaces_one_set_at_run_time(store: JobStore) -> None:
+    assert await store.limit_upsert(LimitParams(name="llm", max_running=3, source="code"))
+    assert await store.limit_upsert(LimitParams(name="llm", max_running=5))
+
+    assert not await store.limit_upsert(LimitParams(name="llm", max_running=3, source="code"))
+
+    [row] = await store.limit_list()
+    assert (row.name, row.max_running, row.source) == ("llm", 5, "runtime")
+
+
+async def test_limit_delete_forgets_the_limit(store: JobStore) -> None:
+    await store.limit_upsert(LimitParams(name="llm", max_running=0))
+    await store.job_insert_many([limited("llm")])
+    assert await store.job_fetch_available(fetch()) == []
+
+    assert await store.limit_delete("llm")
+    assert not await store.limit_delete("llm")
+
+    assert len(await store.job_fetch_available(fetch())) == 1

@@ -1,0 +1,60 @@
+"""A global concurrency limit holds across worker processes: four `medley worker`
+processes hammer one limit of 3, and the jobs themselves record when they ran."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import medley
+from tests.e2e import limit_jobs
+from tests.e2e.conftest import MedleyCli
+from tests.support.wait import wait_for
+
+pytestmark = pytest.mark.e2e
+
+IMPORT = ("--import", "tests.e2e.limit_jobs")
+JOBS = 60
+HOLD_SECONDS = 0.05
+
+
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    """The largest number of intervals open at one instant (an end before a start at the
+    same instant: the slot was given back first)."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+async def test_four_worker_processes_never_run_more_jobs_of_a_limit_than_it_allows(
+    cli: MedleyCli, service: medley.JobService, tmp_path: Path
+) -> None:
+    record = tmp_path / "runs.txt"
+    ids = [
+        (
+            await service.submit(
+                medley.EnqueueRequest(job="e2e.limited_probe", args=(str(record), HOLD_SECONDS))
+            )
+        ).id
+        for _ in range(JOBS)
+    ]
+    env = {"MEDLEY_POLL_SECONDS": "0.05"}
+    workers = [await cli.start("worker", *IMPORT, "--concurrency", "4", env=env) for _ in range(4)]
+
+    async def all_ran() -> bool:
+        return record.exists() and len(record.read_text().splitlines()) >= JOBS
+
+    await wait_for(all_ran, timeout=60, message="every limited job ran")
+
+    intervals = [
+        (float(a), float(b)) for a, b in (line.split() for line in record.read_text().splitlines())
+    ]
+    assert len(intervals) == JOBS
+    assert most_at_once(intervals) == limit_jobs.LIMIT, [w.log() for w in workers]
+    for job_id in ids:
+        info = await service.wait(job_id, timeout=10)
+        assert info.state is medley.JobState.SUCCEEDED
