@@ -27,15 +27,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@scripts/ensure-postgres
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/mypy src tests
+	$(BIN)/ruff format --check src tests benchmarks tools
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/mypy src tests benchmarks tools
 	$(BIN)/pytest -q -p no:cacheprovider
 
 check: $(STAMP)
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/mypy src tests
+	$(BIN)/ruff format --check src tests benchmarks tools
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/mypy src tests benchmarks tools
 	$(BIN)/pytest -q -m unit
 
 bench:

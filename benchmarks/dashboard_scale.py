@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
@@ -241,7 +242,7 @@ def pages(client: httpx.Client) -> list[tuple[str, Callable[[], str]]]:
         ("API /api/jobs?state=failed", "/api/jobs?state=failed"),
     ]
     made: list[tuple[str, Callable[[], str]]] = [
-        (label, (lambda url=url: url)) for label, url in fixed
+        (label, functools.partial(str, url)) for label, url in fixed
     ]
     made += [
         ("job detail (random id)", job_url),

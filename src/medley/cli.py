@@ -239,6 +239,10 @@ async def _run_worker(settings: Settings) -> None:
     from medley.infrastructure.jobs.runtime.server import WorkerConfig
     from medley.infrastructure.jobs.storage.factory import is_sqlite
 
+    from medley.infrastructure.jobs.limits import limit
+
+    for name, max_running in settings.limit_map().items():  # MEDLEY_LIMITS, synced at start
+        limit(name, max_running=max_running)
     store = await open_store(
         settings.database_url,
         auto_migrate=settings.auto_migrate,

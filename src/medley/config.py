@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     queue_timeouts: str = ""
     """Default job timeout per queue, e.g. `ai=10m,default=60s`, for jobs without their
     own. Default none (no timeout)."""
+    limits: str = ""
+    """Concurrency limits a worker declares when it starts, e.g. `llm=3,tenant=2`, as
+    `medley.limit(...)` in code does (and overriding a code declaration of the same name);
+    `medley limits set` still wins over both. Default none."""
     cpu_processes: int | None = Field(default=None, ge=0)
     """Child processes for `cpu_bound` jobs, started on first use. Default: one per CPU;
     0 runs them in threads."""
@@ -123,6 +127,16 @@ class Settings(BaseSettings):
                 raise ConfigError(f"invalid queue timeout {item!r}: expected QUEUE=DURATION")
             timeouts[queue.strip()] = duration.total_seconds()
         return timeouts
+
+    def limit_map(self) -> dict[str, int]:
+        """`llm=3,tenant=2` -> {"llm": 3, "tenant": 2}."""
+        limits: dict[str, int] = {}
+        for item in filter(None, (part.strip() for part in self.limits.split(","))):
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip() or not value.strip().isdigit():
+                raise ConfigError(f"invalid limit {item!r}: expected NAME=MAX_RUNNING")
+            limits[name.strip()] = int(value)
+        return limits
 
     def queue_list(self) -> list[str]:
         return [q.strip() for q in self.queues.split(",") if q.strip()]

@@ -29,6 +29,9 @@ class StubOpenAI:
     def __init__(self) -> None:
         self.cues: deque[Cue] = deque()
         self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        """Most requests the stub was answering at once."""
         self._lock = threading.Lock()
         stub = self
 
@@ -39,8 +42,14 @@ class StubOpenAI:
                 with stub._lock:
                     stub.requests.append(body)
                     cue = stub.cues.popleft() if stub.cues else Cue()
-                if cue.delay:
-                    time.sleep(cue.delay)
+                    stub.in_flight += 1
+                    stub.peak_in_flight = max(stub.peak_in_flight, stub.in_flight)
+                try:
+                    if cue.delay:
+                        time.sleep(cue.delay)
+                finally:
+                    with stub._lock:
+                        stub.in_flight -= 1
                 payload = _answer(cue, body) if cue.status == 200 else {"error": {"message": "cue"}}
                 data = json.dumps(payload).encode()
                 try:

@@ -68,6 +68,21 @@ async def test_a_completion_job_returns_the_answer_and_its_usage(
     assert request["messages"][0] == {"role": "system", "content": "Be brief."}
 
 
+async def test_the_llm_limit_bounds_calls_in_flight_across_jobs(
+    service: JobService, ai_runtime: AiRuntime, worker_factory: StartWorker, stub: StubOpenAI
+) -> None:
+    stub.cues.extend(Cue(delay=0.15) for _ in range(3))
+    await worker_factory()  # syncs the limit declared in code (4)
+    await service.limit_set(ai_jobs.LLM_LIMIT, 1)  # at run time, for every worker
+
+    ids = [await service.enqueue(ai_jobs.COMPLETE, f"question {i}") for i in range(3)]
+    infos = [await service.wait(job_id, timeout=15) for job_id in ids]
+
+    assert all(info.state is JobState.SUCCEEDED for info in infos)
+    assert len(stub.requests) == 3
+    assert stub.peak_in_flight == 1
+
+
 async def test_a_429_snoozes_for_retry_after_without_spending_an_attempt(
     service: JobService, ai_runtime: AiRuntime, worker_factory: StartWorker, stub: StubOpenAI
 ) -> None:

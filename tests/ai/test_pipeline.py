@@ -1,5 +1,6 @@
 """The fragment pipeline on the real worker runtime, on both backends: one extraction per
-document fans out embedding jobs (the batching pattern) and a finalize continuation;
+document fans out embedding jobs (the batching pattern) as an engine batch whose
+on_success callback finalizes the document;
 search answers from the stored vectors; failures end where they should."""
 
 from __future__ import annotations
@@ -62,10 +63,14 @@ async def test_documents_go_through_extract_embed_and_finalize(
         assert info.state is JobState.SUCCEEDED
         result = info.result
         assert len(result["embed_jobs"]) == -(-result["fragments"] // 2)  # 2 per job here
+        batch = await service.get_batch(result["batch_id"])  # the document's progress
+        assert (batch.total, batch.succeeded) == (len(result["embed_jobs"]),) * 2
+        assert batch.progress.fraction == 1.0
+        assert batch.on_success_id == result["finalize_job"]
         finalize = await service.wait(result["finalize_job"], timeout=10)
         assert finalize.state is JobState.SUCCEEDED
-        assert finalize.depends_on == result["embed_jobs"]
         assert StateChangeReason.CONTINUED in [h.reason for h in finalize.history]
+        assert finalize.kwargs["batch"]["succeeded"] == batch.total
     embed = (await service.list(JobFilter(job=ai_jobs.EMBED), limit=100)).items
     assert embed
     assert all(j.state is JobState.SUCCEEDED for j in embed)

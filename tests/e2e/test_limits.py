@@ -58,3 +58,36 @@ async def test_four_worker_processes_never_run_more_jobs_of_a_limit_than_it_allo
     for job_id in ids:
         info = await service.wait(job_id, timeout=10)
         assert info.state is medley.JobState.SUCCEEDED
+
+
+async def test_limits_set_is_seen_by_list_and_kept_over_the_code_declaration(
+    cli: MedleyCli, service: medley.JobService
+) -> None:
+    assert (await cli.run("migrate")).code == 0
+
+    changed = await cli.run("limits", "set", "e2e-probe", "7")
+    listed = await cli.run("limits", "list")
+
+    assert changed.code == 0, changed
+    assert "e2e-probe: max 7 running" in changed.stdout
+    assert listed.code == 0, listed
+    assert "e2e-probe" in listed.stdout and "runtime" in listed.stdout
+    worker = await cli.start("worker", *IMPORT)  # declares e2e-probe with max 3 in code
+
+    async def worker_up() -> bool:
+        return bool(await service.store.server_list())
+
+    await wait_for(worker_up, timeout=20, message="worker registered")
+    [info] = [i for i in await service.limit_list() if i.name == "e2e-probe"]
+    assert (info.max_running, info.source) == (7, "runtime"), worker.log()
+
+
+async def test_limits_rejects_bad_input_with_one_line(cli: MedleyCli) -> None:
+    assert (await cli.run("migrate")).code == 0
+
+    negative = await cli.run("limits", "set", "llm", "--", "-1")
+    missing = await cli.run("limits", "remove", "nowhere")
+
+    assert negative.code == 2, negative
+    assert missing.code == 2, missing
+    assert len(missing.stderr.strip().splitlines()) == 1, missing

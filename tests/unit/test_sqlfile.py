@@ -82,7 +82,7 @@ def test_port_has_methods_to_check() -> None:
 
 SQLITE_ONLY = {"job_bulk_select", "limit_fetch_grantable", "limit_take", "limit_release"}
 """Helpers a dialect needs where the other does it in one statement (no arrays in SQLite)."""
-POSTGRES_ONLY = {"job_insert_one"}
+POSTGRES_ONLY = {"job_insert_one", "job_fetch_available_limited"}
 """Fast paths that only pay off where arrays cost something to send."""
 
 

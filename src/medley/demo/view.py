@@ -79,7 +79,7 @@ class PipelineView:
         add = self.progress.add_task
         self.extract = add("extract (per document)", total=documents, status="")
         self.embed = add("embed (batches of 32)", total=None, status="")
-        self.finalize = add("finalize (continuations)", total=documents, status="")
+        self.finalize = add("finalize (batch callback)", total=documents, status="")
         self.question = add("question (flaky)", total=1, status="")
         self._documents: dict[int, TaskID] = {}
 

@@ -11,7 +11,8 @@ Two levels, because they answer different costs:
   keeps padding (wasted compute) small; results come back in the caller's order.
 
 Any job can use them: `submit_chunked(service, "app.resize", image_ids, size=50)` fans
-out; inside the job, `await map_batched(items, model_call, size=16, length=len)`.
+out (or `chunk_requests(...)` as the members of an engine batch, with a callback when
+all are done); inside the job, `await map_batched(items, model_call, size=16, length=len)`.
 """
 
 from __future__ import annotations
@@ -65,6 +66,25 @@ async def map_batched(
     return results  # type: ignore[return-value]  # every slot was filled above
 
 
+def chunk_requests(
+    job: str,
+    items: Sequence[Any],
+    *,
+    size: int,
+    args: Sequence[Any] = (),
+    kwargs: dict[str, Any] | None = None,
+    options: JobOptions | None = None,
+) -> list[EnqueueRequest]:
+    """One `job` request per chunk of `items`, called as `job(*args, chunk, **kwargs)`:
+    for `submit_many`, or as the members of a batch (`submit_batch`)."""
+    return [
+        EnqueueRequest(
+            job=job, args=(*args, chunk), kwargs=kwargs or {}, options=options or JobOptions()
+        )
+        for chunk in chunks(items, size)
+    ]
+
+
 async def submit_chunked(
     service: BackgroundJobService,
     job: str,
@@ -75,15 +95,7 @@ async def submit_chunked(
     kwargs: dict[str, Any] | None = None,
     options: JobOptions | None = None,
 ) -> list[EnqueueResult]:
-    """Enqueue one `job` per chunk of `items`, in one round trip: the job is called with
-    `*args, chunk, **kwargs`. Returns the results in chunk order."""
-    requests = [
-        EnqueueRequest(
-            job=job,
-            args=(*args, chunk),
-            kwargs=kwargs or {},
-            options=options or JobOptions(),
-        )
-        for chunk in chunks(items, size)
-    ]
+    """Enqueue one `job` per chunk of `items`, in one round trip (see `chunk_requests`).
+    Returns the results in chunk order."""
+    requests = chunk_requests(job, items, size=size, args=args, kwargs=kwargs, options=options)
     return await service.submit_many(requests) if requests else []

@@ -2,12 +2,17 @@
 
     medley.ai.extract_document(path)            one job per document: read, store, split,
         │                                       store fragments, fan out
+        │  ┌ engine batch, one per document ──────────────────────────────────────────┐
         ├─ medley.ai.embed_fragments(doc, ids)  one job per 32 fragments: model calls in
         ├─ medley.ai.embed_fragments(doc, ids)  length-sorted batches of 16, on the
         │   ...                                 process's inference slots
-        └─ medley.ai.finalize_document(doc)     a continuation (`depends_on` every embed
-                                                job): runs once they all succeeded, and is
-                                                cancelled by the engine if one fails
+        │  └──────────────────────────────────────────────────────────────────────────┘
+        └─ medley.ai.finalize_document(doc)     the batch's on_success callback: runs once
+                                                every embed job succeeded, and is cancelled
+                                                by the engine if one fails
+
+The batch is the document's progress in the engine (`get_batch`, /api/batches/{id}, the
+dashboard): embed jobs done over embed jobs.
 
 Every step is idempotent under at-least-once delivery: documents are upserted by content
 hash, fragments replaced per document, vectors set by id; a retried extraction replaces
@@ -23,13 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from medley.application.models.jobs import EnqueueRequest, JobOptions
-from medley.infrastructure.ai.batching import map_batched, submit_chunked
+from medley.application.models.workflows import BatchRequest
+from medley.infrastructure.ai.batching import chunk_requests, map_batched
 from medley.infrastructure.ai.documents import UnsupportedDocumentError, read_document
 from medley.infrastructure.ai.fragments import split_fragments
 from medley.infrastructure.ai.llm import LlmRequestError
 from medley.infrastructure.ai.repository import FragmentText, Hit
 from medley.infrastructure.ai.runtime import AiRuntime, is_configured, runtime
 from medley.infrastructure.jobs.context import JobContext
+from medley.infrastructure.jobs.limits import limit
 from medley.infrastructure.jobs.notifications import FailureEvent, on_dead
 from medley.infrastructure.jobs.registry import job
 
@@ -39,6 +46,13 @@ FINALIZE = "medley.ai.finalize_document"
 SEARCH = "medley.ai.search"
 COMPLETE = "medley.ai.complete"
 DOCUMENT_JOBS = frozenset({EXTRACT, EMBED, FINALIZE})
+LLM_LIMIT = "medley.ai.llm"
+LLM_CONCURRENCY_DEFAULT = 4
+"""Language-model calls in flight at once, cluster-wide (the engine's named limit; change
+it at run time with `medley limits set medley.ai.llm N`). The API's rate limits are kept
+per process by `LlmClient`; this bounds what all workers together have open."""
+
+limit(LLM_LIMIT, max_running=LLM_CONCURRENCY_DEFAULT)
 
 
 @job(
@@ -64,19 +78,28 @@ async def extract_document(ctx: JobContext, path: str) -> dict[str, Any]:
     )
     ids = await rt.repository.fragment_replace(ref.id, fragments)
     await ctx.progress(0.8, f"{len(ids)} fragments stored")
-    batches = await submit_chunked(
-        rt.jobs, EMBED, ids, size=rt.config.fragments_per_job, args=(ref.id,),
+    embed = chunk_requests(
+        EMBED, ids, size=rt.config.fragments_per_job, args=(ref.id,),
         options=JobOptions(queue=rt.config.queue),
     )  # fmt: skip
     finalize = EnqueueRequest(
-        job=FINALIZE,
-        args=(ref.id,),
-        options=JobOptions(queue=rt.config.queue, depends_on=tuple(b.id for b in batches)),
+        job=FINALIZE, args=(ref.id,), options=JobOptions(queue=rt.config.queue)
     )
-    [finalized] = await rt.jobs.submit_many([finalize])
+    if embed:
+        batch = await rt.jobs.submit_batch(
+            BatchRequest(
+                jobs=tuple(embed),
+                on_success=finalize,
+                description=f"{source.name}: embed {len(ids)} fragments",
+            )
+        )
+        batch_id, embed_ids, finalize_id = batch.id, [j.id for j in batch.jobs], batch.on_success_id
+    else:  # nothing to embed: the document is final at once
+        [finalized] = await rt.jobs.submit_many([finalize])
+        batch_id, embed_ids, finalize_id = None, [], finalized.id
     ctx.log.info(
         "%s: %d characters, %d fragments, %d embedding jobs",
-        source.name, len(source.text), len(ids), len(batches),
+        source.name, len(source.text), len(ids), len(embed_ids),
     )  # fmt: skip
     return {
         "document_id": ref.id,
@@ -84,8 +107,9 @@ async def extract_document(ctx: JobContext, path: str) -> dict[str, Any]:
         "chars": len(source.text),
         "fragments": len(ids),
         "tokens": sum(f.tokens for f in fragments),
-        "embed_jobs": [b.id for b in batches],
-        "finalize_job": finalized.id,
+        "batch_id": batch_id,
+        "embed_jobs": embed_ids,
+        "finalize_job": finalize_id,
     }
 
 
@@ -132,9 +156,12 @@ async def embed_texts(
 
 
 @job(name=FINALIZE, queue="ai", max_attempts=5, timeout="1m")
-async def finalize_document(ctx: JobContext, document_id: int) -> dict[str, Any]:
+async def finalize_document(
+    ctx: JobContext, document_id: int, batch: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Mark the document ready: runs after every embed job of the document succeeded
-    (a continuation), and re-checks that no fragment is left without a vector."""
+    (the batch's on_success callback, given the batch summary), and re-checks that no
+    fragment is left without a vector."""
     rt = await runtime()
     pending = await rt.repository.fragment_count_pending(document_id)
     if pending:
@@ -175,12 +202,20 @@ async def search(ctx: JobContext, text: str, k: int = 5) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@job(name=COMPLETE, queue="ai", max_attempts=5, timeout="5m", discard_on=(LlmRequestError,))
+@job(
+    name=COMPLETE,
+    queue="ai",
+    max_attempts=5,
+    timeout="5m",
+    discard_on=(LlmRequestError,),
+    limit=LLM_LIMIT,
+)
 async def complete(
     ctx: JobContext, prompt: str, system: str | None = None, max_tokens: int = 256
 ) -> dict[str, Any]:
-    """One language-model call within the configured rate limits (see `llm.py`): 429s
-    snooze without spending an attempt, outages retry, bad requests fail at once."""
+    """One language-model call within the configured rate limits (see `llm.py`) and the
+    cluster-wide `medley.ai.llm` concurrency limit: 429s snooze without spending an
+    attempt, outages retry, bad requests fail at once."""
     rt = await runtime()
     if rt.llm is None:
         raise LlmRequestError("no language-model API is configured (AiConfig.llm)")

@@ -67,7 +67,7 @@ from medley.infrastructure.jobs.storage.port import (
 )
 from medley.infrastructure.jobs.storage.postgres import _workflows as _wf
 from medley.infrastructure.jobs.storage.postgres._errors import map_errors
-from medley.infrastructure.jobs.storage.postgres._limits import limit_row
+from medley.infrastructure.jobs.storage.postgres._limits import LimitedQueues, limit_row
 from medley.infrastructure.jobs.storage.postgres._rows import history_row, job_row, server_row
 from medley.infrastructure.jobs.storage.postgres.listener import PostgresListener
 
@@ -98,6 +98,7 @@ class PostgresJobStore:
 
     def __init__(self, conninfo: str, *, pool_min: int = 1, pool_max: int = 10) -> None:
         self.conninfo = conninfo
+        self._limits = LimitedQueues()
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]] = AsyncConnectionPool(
             conninfo,
             min_size=pool_min,
@@ -243,11 +244,8 @@ class PostgresJobStore:
         return [JobInsertResult(i, p.state, False) for i, p in zip(ids, params, strict=True)]
 
     async def job_fetch_available(self, params: JobFetchParams) -> list[JobRow]:
-        rows = await self._fetch(
-            "job_fetch_available",
-            {"queue": params.queue, "limit": params.limit, "worker_id": params.worker_id},
-        )
-        return [job_row(r) for r in rows]
+        values = {"queue": params.queue, "limit": params.limit, "worker_id": params.worker_id}
+        return await self._limits.fetch(self._fetch, params.queue, values)
 
     async def job_set_state_if_processing(
         self, worker_id: str, completions: Sequence[JobCompletion]

@@ -34,7 +34,11 @@ ALTER TABLE medley_server
     ADD COLUMN slots     jsonb   NOT NULL DEFAULT '{}',
     ADD COLUMN throttled boolean NOT NULL DEFAULT false;
 
--- Serves job_fetch_available's `limited` branch: runnable jobs that have a limit, in fetch
--- order, so a queue without limited jobs costs one empty probe.
+-- The runnable jobs in two disjoint halves of medley_job_fetch_idx (which stays, for the
+-- dashboard's queue heads): without a limit, so that a backlog of limited jobs is never
+-- walked through to find them; and with one, which job_fetch_available probes to learn
+-- whether a queue holds any (one empty probe when it does not).
+CREATE INDEX medley_job_fetch_free_idx ON medley_job (queue, priority, run_at, id)
+    WHERE state IN ('enqueued', 'scheduled') AND limit_name IS NULL;
 CREATE INDEX medley_job_limited_idx ON medley_job (queue, priority, run_at, id)
     WHERE state IN ('enqueued', 'scheduled') AND limit_name IS NOT NULL;

@@ -81,40 +81,78 @@ SELECT pg_notify('medley_job', q) FROM unnest(%(queues)s::text[]) AS q
 -- another transaction is claiming instead of waiting on them. Due `scheduled` jobs are
 -- claimed directly, so no mover has to run first. Served by medley_job_fetch_idx. A paused
 -- queue (medley_queue) yields nothing: one primary-key probe, evaluated once per statement.
--- Limits (medley_limit): `free` is the plain scan, for jobs without a (defined) limit;
--- limited jobs come from `limited`, which ranks the oldest LIMITED_SCAN (1000) runnable
--- ones of keys with room (an unlocked read, served by medley_job_limited_idx: one empty
--- probe when there are none) so that a flood of one key neither blocks the queue nor
--- crowds out other keys. `granted` then takes slots with an upsert that row-locks each
--- (limit, key) usage row, so two fetchers can never both take the last slot, and only as
--- many jobs of each key as were granted are claimed.
+-- Jobs with a limit are left to job_fetch_available_limited; `limited_waiting` (one probe
+-- of the empty medley_job_limited_idx when there are none, in a row of its own that comes
+-- back even when nothing was claimed) tells the adapter to use that one for this queue.
+WITH claimable AS (
+    SELECT id, state AS from_state FROM medley_job
+    WHERE queue = %(queue)s AND state IN ('enqueued', 'scheduled') AND run_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM medley_queue p WHERE p.name = %(queue)s AND p.paused)
+      AND limit_name IS NULL
+    ORDER BY priority, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+),
+claimed AS (
+    UPDATE medley_job j
+    SET state = 'processing', attempt = j.attempt + 1, lease_owner = %(worker_id)s,
+        started_at = now(), progress_fraction = NULL, progress_message = NULL,
+        cancel_requested = false
+    FROM claimable c WHERE j.id = c.id
+    RETURNING j.*, c.from_state
+),
+history AS (
+    INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt, worker)
+    SELECT id, from_state, 'processing', 'fetched', attempt, %(worker_id)s FROM claimed
+)
+-- Only the columns a worker needs: every jsonb column returned is decoded per job.
+SELECT c.id, c.job, c.queue, c.priority, c.state, c.args, c.kwargs, c.attempt,
+       c.max_attempts, c.timeout_seconds, c.unique_key, c.tags, c.progress_fraction,
+       c.progress_message, NULL::jsonb AS result, c.error, c.lease_owner, c.cancel_requested,
+       c.created_at, c.run_at, c.started_at, c.finished_at, c.meta, c.batch_id,
+       f.limited_waiting
+FROM (SELECT EXISTS (
+          SELECT 1 FROM medley_job l
+          WHERE l.queue = %(queue)s AND l.state IN ('enqueued', 'scheduled')
+            AND l.limit_name IS NOT NULL AND l.run_at <= now()) AS limited_waiting) f
+LEFT JOIN claimed c ON true
+ORDER BY c.priority, c.run_at, c.id
+
+-- name: job_fetch_available_limited
+-- job_fetch_available for a queue that holds jobs with a limit (medley_limit): the
+-- adapter switches to it while `limited_waiting` says so, so jobs without limits never
+-- pay for this statement. `free` takes jobs without a limit; `eligible` reads the oldest runnable limited jobs (a window of
+-- 5 x limit + 50, from medley_job_limited_idx: one empty probe when there are none) and
+-- keeps, per (limit, key), as many as it has room for, so a flood of one key crowds out
+-- neither the queue nor other keys within the window; a limit nobody defined binds
+-- nothing. `granted` then takes slots with an upsert that row-locks each (limit, key)
+-- usage row, so two fetchers never both take the last slot, and only as many jobs of
+-- each key as were granted are claimed.
 WITH free AS (
+    -- Served by medley_job_fetch_free_idx, which holds no limited job: a backlog of
+    -- limited jobs ahead is never walked through.
     SELECT id, state AS from_state, priority, run_at, limit_name, limit_key FROM medley_job j
     WHERE queue = %(queue)s AND state IN ('enqueued', 'scheduled') AND run_at <= now()
       AND NOT EXISTS (SELECT 1 FROM medley_queue p WHERE p.name = %(queue)s AND p.paused)
-      AND (j.limit_name IS NULL
-           OR NOT EXISTS (SELECT 1 FROM medley_limit l WHERE l.name = j.limit_name))
+      AND limit_name IS NULL
     ORDER BY priority, run_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ),
 eligible AS (
     SELECT r.id FROM (
-        SELECT c.id, c.priority, c.run_at, l.max_running - coalesce(u.running, 0) AS room,
+        SELECT c.id, c.priority, c.run_at,
+               coalesce(l.max_running - coalesce(u.running, 0), %(limit)s) AS room,
                row_number() OVER (PARTITION BY c.limit_name, c.limit_key
                                   ORDER BY c.priority, c.run_at, c.id) AS rn
         FROM (
             SELECT j.id, j.priority, j.run_at, j.limit_name, j.limit_key FROM medley_job j
             WHERE j.queue = %(queue)s AND j.state IN ('enqueued', 'scheduled')
               AND j.run_at <= now() AND j.limit_name IS NOT NULL
-              AND NOT EXISTS (
-                  SELECT 1 FROM medley_limit_usage u JOIN medley_limit l ON l.name = u.name
-                  WHERE u.name = j.limit_name AND u.key = j.limit_key
-                    AND u.running >= l.max_running)
             ORDER BY j.priority, j.run_at, j.id
-            LIMIT 1000
+            LIMIT %(limit)s * 5 + 50
         ) c
-        JOIN medley_limit l ON l.name = c.limit_name
+        LEFT JOIN medley_limit l ON l.name = c.limit_name
         LEFT JOIN medley_limit_usage u ON u.name = c.limit_name AND u.key = c.limit_key
     ) r
     WHERE r.rn <= r.room
@@ -169,11 +207,17 @@ history AS (
     SELECT id, from_state, 'processing', 'fetched', attempt, %(worker_id)s FROM claimed
 )
 -- Only the columns a worker needs: every jsonb column returned is decoded per job.
-SELECT id, job, queue, priority, state, args, kwargs, attempt, max_attempts, timeout_seconds,
-       unique_key, tags, progress_fraction, progress_message, NULL::jsonb AS result,
-       error, lease_owner, cancel_requested, created_at, run_at, started_at, finished_at,
-       meta, batch_id
-FROM claimed ORDER BY priority, run_at, id
+SELECT c.id, c.job, c.queue, c.priority, c.state, c.args, c.kwargs, c.attempt,
+       c.max_attempts, c.timeout_seconds, c.unique_key, c.tags, c.progress_fraction,
+       c.progress_message, NULL::jsonb AS result, c.error, c.lease_owner, c.cancel_requested,
+       c.created_at, c.run_at, c.started_at, c.finished_at, c.meta, c.batch_id,
+       f.limited_waiting
+FROM (SELECT EXISTS (
+          SELECT 1 FROM medley_job l
+          WHERE l.queue = %(queue)s AND l.state IN ('enqueued', 'scheduled')
+            AND l.limit_name IS NOT NULL AND l.run_at <= now()) AS limited_waiting) f
+LEFT JOIN claimed c ON true
+ORDER BY c.priority, c.run_at, c.id
 
 -- name: job_set_state_if_processing
 -- Completions of many jobs in one statement. The guard (still processing, same owner,
