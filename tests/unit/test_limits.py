@@ -67,3 +67,18 @@ def test_limit_key_arg_without_a_limit_is_refused() -> None:
         @job(limit_key_arg="tenant_id", registry=JobRegistry())
         def orphan(tenant_id: str) -> None:
             return None
+
+
+def test_settings_parse_limits_declared_in_the_environment() -> None:
+    from medley.config import Settings
+
+    assert Settings(limits="llm=3, tenant=2").limit_map() == {"llm": 3, "tenant": 2}
+    assert Settings().limit_map() == {}
+
+
+@pytest.mark.parametrize("bad", ["llm", "llm=", "=3", "llm=-1", "llm=x"])
+def test_settings_refuse_a_malformed_limit(bad: str) -> None:
+    from medley.config import Settings
+
+    with pytest.raises(ConfigError):
+        Settings(limits=bad).limit_map()

@@ -63,6 +63,11 @@ class _Child:
         self.conn.close()
 
 
+def _kill_started(starting: asyncio.Future[_Child]) -> None:
+    if not starting.cancelled() and starting.exception() is None:
+        starting.result().kill()
+
+
 class ProcessRunner:
     """Up to `size` children, started on first use and reused while healthy."""
 
@@ -89,7 +94,7 @@ class ProcessRunner:
         Cancelling the caller (timeout, user cancel, shutdown) kills the child; raises
         `RemoteJobError` or `WorkerProcessDiedError`."""
         async with self._slots:
-            child = self._idle.pop() if self._idle else await asyncio.to_thread(_Child)
+            child = self._idle.pop() if self._idle else await self._spawn()
             self._busy.add(child)
             healthy = False
             try:
@@ -110,10 +115,23 @@ class ProcessRunner:
                 if healthy:
                     self._idle.append(child)
                 else:
-                    await asyncio.to_thread(child.kill)
+                    # Shielded: a second cancel (a repeated cancel request, shutdown) must
+                    # not leave the child running.
+                    await asyncio.shield(asyncio.to_thread(child.kill))
         if kind == "ok":
             return payload[0]
         raise RemoteJobError(*payload[0])
+
+    @staticmethod
+    async def _spawn() -> _Child:
+        """A new child; if the caller is cancelled while it starts, it is killed, not
+        leaked."""
+        starting = asyncio.ensure_future(asyncio.to_thread(_Child))
+        try:
+            return await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            starting.add_done_callback(_kill_started)
+            raise
 
     async def _receive(self, child: _Child) -> tuple[Any, ...]:
         loop = asyncio.get_running_loop()

@@ -153,6 +153,8 @@ class Producer:
         if entry is None:
             return False
         task, ctx = entry
+        if ctx.stop_reason == STOP_CANCEL:
+            return True  # already stopping: a second cancel would interrupt its cleanup
         ctx.request_stop(STOP_CANCEL)
         task.cancel()
         return True
