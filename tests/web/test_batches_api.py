@@ -43,3 +43,31 @@ async def test_batch_progress_is_readable_and_streamed_until_finished(served: Se
     assert missing.status_code == 404
     assert missing.json()["code"] == "batch_not_found"
     assert anonymous.status_code == 401
+
+
+async def test_the_dashboard_shows_a_batch_and_links_it_from_its_jobs(served: Served) -> None:
+    service = await medley.connect_async(served.database_url)
+    try:
+        batch = await service.submit_batch(
+            BatchRequest(
+                jobs=(medley.EnqueueRequest(job="web.add", args=(1, 2)),),
+                description="nightly <b>import</b>",
+            )
+        )
+        await service.wait_batch(batch.id, timeout=15)
+    finally:
+        await service.close()
+
+    async with httpx.AsyncClient(base_url=served.url, timeout=20) as c:
+        page = await c.get(f"/hangfire/batches/{batch.id}")
+        live = await c.get(f"/hangfire/batches/{batch.id}?part=live")
+        job_page = await c.get(f"/hangfire/jobs/{batch.jobs[0].id}")
+        missing = await c.get("/hangfire/batches/999999")
+
+    assert page.status_code == 200
+    assert "1 of 1 done" in page.text
+    assert "nightly &lt;b&gt;import&lt;/b&gt;" in page.text
+    assert "<h1>" not in live.text
+    assert "1 of 1 done" in live.text
+    assert f'/batches/{batch.id}"' in job_page.text
+    assert missing.status_code == 404

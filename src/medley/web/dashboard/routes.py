@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from medley.application.errors import JobNotFoundError
+from medley.application.errors import BatchNotFoundError, JobNotFoundError
 from medley.application.models.jobs import JobState
 from medley.infrastructure.jobs.storage.port import JobSearchParams
 from medley.infrastructure.services._mapping import job_info
@@ -191,6 +191,24 @@ async def job_detail(
         logs=logs,
         nav="jobs",
     )
+
+
+@router.get("/batches/{batch_id:int}", response_class=HTMLResponse)
+async def batch_detail(
+    request: Request, batch_id: int, principal: Caller, service: ServiceDep
+) -> Response:
+    try:
+        batch = await service.get_batch(batch_id)
+    except BatchNotFoundError:
+        return render(
+            request,
+            "not_found.html",
+            principal,
+            status_code=404,
+            message=f"No batch has id {batch_id}.",
+            nav="jobs",
+        )
+    return _part(request, "batch.html", "_batch_live.html", principal, batch=batch, nav="jobs")
 
 
 @router.get("/jobs/{job_id:int}/events")
