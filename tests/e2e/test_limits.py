@@ -71,7 +71,8 @@ async def test_limits_set_is_seen_by_list_and_kept_over_the_code_declaration(
     assert changed.code == 0, changed
     assert "e2e-probe: max 7 running" in changed.stdout
     assert listed.code == 0, listed
-    assert "e2e-probe" in listed.stdout and "runtime" in listed.stdout
+    assert "e2e-probe" in listed.stdout
+    assert "runtime" in listed.stdout
     worker = await cli.start("worker", *IMPORT)  # declares e2e-probe with max 3 in code
 
     async def worker_up() -> bool:

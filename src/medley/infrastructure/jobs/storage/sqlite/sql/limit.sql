@@ -1,10 +1,11 @@
 -- name: limit_fetch_grantable
--- The runnable jobs of one queue that may take a slot of their limit now: per (limit,
--- key), the first `room` of them in fetch order, among the oldest 1000 runnable limited
--- jobs of keys with room (as PostgreSQL's `limited` branch), so that a flood of one key
--- neither blocks the queue nor crowds out other keys. Runs in job_fetch_available's write
--- transaction (BEGIN IMMEDIATE), so nothing changes between this and the claim. Served by
--- medley_job_limited_idx: a queue without limited jobs costs one empty probe.
+-- The runnable jobs of one queue that may take a slot of their limit now: among the
+-- oldest runnable limited jobs (a window of 5 x limit + 50, as PostgreSQL's `eligible`),
+-- per (limit, key), the first `room` of them in fetch order, so that a flood of one key
+-- neither blocks the queue nor crowds out other keys within the window. Runs in
+-- job_fetch_available's write transaction (BEGIN IMMEDIATE), so nothing changes between
+-- this and the claim. Served by medley_job_limited_idx: a queue without limited jobs
+-- costs one empty probe.
 SELECT id FROM (
     SELECT c.id, c.priority, c.run_at, l.max_running - coalesce(u.running, 0) AS room,
            row_number() OVER (PARTITION BY c.limit_name, c.limit_key
@@ -13,12 +14,8 @@ SELECT id FROM (
         SELECT j.id, j.priority, j.run_at, j.limit_name, j.limit_key FROM medley_job AS j
         WHERE j.queue = :queue AND j.state IN ('enqueued', 'scheduled') AND j.run_at <= :now
           AND j.limit_name IS NOT NULL
-          AND NOT EXISTS (
-              SELECT 1 FROM medley_limit_usage AS u JOIN medley_limit AS l ON l.name = u.name
-              WHERE u.name = j.limit_name AND u.key = j.limit_key
-                AND u.running >= l.max_running)
         ORDER BY j.priority, j.run_at, j.id
-        LIMIT 1000
+        LIMIT :limit * 5 + 50
     ) AS c
     JOIN medley_limit AS l ON l.name = c.limit_name
     LEFT JOIN medley_limit_usage AS u ON u.name = c.limit_name AND u.key = c.limit_key
