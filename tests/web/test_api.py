@@ -294,3 +294,28 @@ async def test_a_continuation_awaits_its_parent(client: httpx.AsyncClient) -> No
 
     assert child.status_code == 201
     assert child.json()["state"] == "awaiting"
+
+
+async def test_a_recurring_job_is_declared_listed_triggered_and_removed_over_http(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"job": "web.add", "cron": "0 3 * * *", "timezone": "Europe/Berlin", "args": [1, 2]}
+
+    created = await client.put("/api/recurring/nightly-add", json=body)
+    bad_cron = await client.put("/api/recurring/broken", json={**body, "cron": "61 * * * *"})
+    unknown = await client.put("/api/recurring/ghost", json={**body, "job": "web.nope"})
+    listed = await client.get("/api/recurring")
+    fired = await client.post("/api/recurring/nightly-add/trigger")
+    removed = await client.delete("/api/recurring/nightly-add")
+    gone = await client.post("/api/recurring/nightly-add/trigger")
+
+    assert created.status_code == 200, created.text
+    assert created.json()["timezone"] == "Europe/Berlin"
+    assert bad_cron.status_code == 422
+    assert unknown.status_code == 422
+    assert "web.nope" in unknown.json()["message"]
+    assert [r["name"] for r in listed.json()] == ["nightly-add"]
+    assert fired.status_code == 200
+    assert await _state_of(client, fired.json()["id"]) in ("enqueued", "processing", "succeeded")
+    assert removed.status_code == 204
+    assert gone.status_code == 404
