@@ -28,7 +28,7 @@ HAS_ASYNCPG = importlib.util.find_spec("asyncpg") is not None
 async def _driver(url: str) -> tuple[Driver, Any]:
     """A PgQueuer driver on a new connection, and that connection (to close it)."""
     if HAS_ASYNCPG:
-        import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+        import asyncpg
 
         conn = await asyncpg.connect(url)
         return AsyncpgDriver(conn), conn
