@@ -237,8 +237,6 @@ def _exit_past_stuck_threads() -> None:
 async def _run_worker(settings: Settings) -> None:
     from medley.infrastructure.jobs.limits import limit
     from medley.infrastructure.jobs.runtime.main import serve_until_signalled
-    from medley.infrastructure.jobs.runtime.server import WorkerConfig
-    from medley.infrastructure.jobs.storage.factory import is_sqlite
 
     for name, max_running in settings.limit_map().items():  # MEDLEY_LIMITS, synced at start
         limit(name, max_running=max_running)
@@ -247,16 +245,7 @@ async def _run_worker(settings: Settings) -> None:
         auto_migrate=settings.auto_migrate,
         pool_max=min(settings.concurrency + 4, 20),
     )
-    poll = settings.poll_seconds or (0.2 if is_sqlite(settings.database_url) else 5.0)
-    config = WorkerConfig(
-        queues=settings.queue_list(),
-        concurrency=settings.concurrency,
-        poll_seconds=poll,
-        heartbeat_seconds=settings.heartbeat_seconds,
-        lease_seconds=settings.lease_seconds,
-        shutdown_grace_seconds=settings.shutdown_grace_seconds,
-        job_logs=settings.job_log_config(),
-    )
+    config = settings.worker_config()
     webhook = _webhook(settings)
     observability = await _observability_server(settings, store)
     try:

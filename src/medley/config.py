@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from medley.application.errors import ConfigError
 
 if TYPE_CHECKING:
+    from medley.infrastructure.jobs.runtime.server import WorkerConfig
     from medley.infrastructure.observability.health import HealthConfig
     from medley.infrastructure.observability.joblog import JobLogConfig
 
@@ -137,6 +138,25 @@ class Settings(BaseSettings):
                 raise ConfigError(f"invalid limit {item!r}: expected NAME=MAX_RUNNING")
             limits[name.strip()] = int(value)
         return limits
+
+    def worker_config(self) -> WorkerConfig:
+        """The worker settings, built in one place for `medley worker` and
+        `serve --with-worker` alike."""
+        from medley.infrastructure.jobs.runtime.server import WorkerConfig
+        from medley.infrastructure.jobs.storage.factory import is_sqlite
+
+        poll = self.poll_seconds or (0.2 if is_sqlite(self.database_url) else 5.0)
+        return WorkerConfig(
+            queues=self.queue_list(),
+            concurrency=self.concurrency,
+            poll_seconds=poll,
+            heartbeat_seconds=self.heartbeat_seconds,
+            lease_seconds=self.lease_seconds,
+            shutdown_grace_seconds=self.shutdown_grace_seconds,
+            queue_timeouts=self.queue_timeout_map(),
+            cpu_processes=self.cpu_processes,
+            job_logs=self.job_log_config(),
+        )
 
     def queue_list(self) -> list[str]:
         return [q.strip() for q in self.queues.split(",") if q.strip()]

@@ -12,6 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from medley.infrastructure.jobs.storage.port import JobStore
+from medley.infrastructure.services.background_job_service import JobService
 from medley.web import Principal, Role, create_app, mount_medley
 from tests.web.conftest import web_settings
 from tests.web.served import Served, ServerThread
@@ -377,3 +379,18 @@ def test_a_host_app_mounts_the_api_and_dashboard_in_one_call(host_app: str) -> N
     assert 'src="/medley/hangfire/static/dashboard.js"' in dashboard.text
     assert httpx.get(f"{host_app}/medley/hangfire/static/dashboard.js").status_code == 200
     assert api.status_code == 401
+
+
+def test_the_limits_page_shows_usage_against_capacity(served: Served) -> None:
+    async def define(store: JobStore) -> None:
+        service = JobService(store, owns_store=False)
+        await service.limit_set("llm <api>", 3)
+
+    served.run(define)
+    with httpx.Client(base_url=f"{served.url}/hangfire") as client:
+        page = client.get("/limits")
+
+    assert page.status_code == 200
+    assert "llm &lt;api&gt;" in page.text
+    assert 'max="3" value="0"' in page.text
+    assert "runtime" in page.text

@@ -19,8 +19,9 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from medley.config import Settings
+from medley.infrastructure.jobs.limits import limit
 from medley.infrastructure.jobs.registry import JobRegistry
-from medley.infrastructure.jobs.runtime.server import WorkerConfig, WorkerServer
+from medley.infrastructure.jobs.runtime.server import WorkerServer
 from medley.infrastructure.jobs.storage.factory import is_sqlite
 from medley.infrastructure.services.background_job_service import JobService
 from medley.infrastructure.services.connect import connect_async
@@ -136,19 +137,9 @@ async def _running(
 async def _start_worker(
     service: JobService, settings: Settings, registry: JobRegistry | None
 ) -> WorkerServer:
-    poll = settings.poll_seconds or (0.2 if is_sqlite(settings.database_url) else 5.0)
-    config = WorkerConfig(
-        queues=settings.queue_list(),
-        concurrency=settings.concurrency,
-        poll_seconds=poll,
-        heartbeat_seconds=settings.heartbeat_seconds,
-        lease_seconds=settings.lease_seconds,
-        shutdown_grace_seconds=settings.shutdown_grace_seconds,
-        queue_timeouts=settings.queue_timeout_map(),
-        cpu_processes=settings.cpu_processes,
-        job_logs=settings.job_log_config(),
-    )
-    worker = WorkerServer(service.store, registry or service.registry, config)
+    for name, max_running in settings.limit_map().items():  # MEDLEY_LIMITS, as `medley worker`
+        limit(name, max_running=max_running)
+    worker = WorkerServer(service.store, registry or service.registry, settings.worker_config())
     service.on_enqueued.append(worker.wake)
     service.on_cancel_requested.append(worker.producer.request_cancel)
     await worker.start()

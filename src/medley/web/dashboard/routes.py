@@ -265,8 +265,5 @@ async def recurring(request: Request, principal: Caller, service: ServiceDep) ->
 
 @router.get("/limits", response_class=HTMLResponse)
 async def limits(request: Request, principal: Caller, service: ServiceDep) -> Response:
-    lister = getattr(service, "limit_usage", None)
-    items = [] if lister is None else await lister()
-    return render(
-        request, "limits.html", principal, available=lister is not None, items=items, nav="limits"
-    )
+    """Named concurrency limits: slots in use against capacity, cluster-wide."""
+    return render(request, "limits.html", principal, items=await service.limit_list(), nav="limits")
