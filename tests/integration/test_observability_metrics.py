@@ -174,14 +174,14 @@ async def test_metrics_endpoint_serves_counters_and_gauges_from_the_database(
     assert values[enqueued] >= 3
 
 
-async def test_metrics_snapshot_costs_three_queries(
+async def test_metrics_snapshot_costs_four_small_queries(
     service: medley.JobService, store_calls: list[str]
 ) -> None:
     from medley.infrastructure.observability.metrics import take_snapshot
 
     await take_snapshot(service.store, lease_seconds=5)
 
-    assert store_calls == ["stat_count_by_state", "stat_queue_heads", "server_list"]
+    assert store_calls == ["stat_count_by_state", "stat_queue_heads", "server_list", "limit_list"]
 
 
 @pytest.fixture
@@ -189,7 +189,8 @@ def store_calls(service: medley.JobService, monkeypatch: pytest.MonkeyPatch) -> 
     """The names of the store methods called, in order."""
     calls: list[str] = []
     store: JobStore = service.store
-    for name in ("stat_count_by_state", "stat_queue_heads", "server_list", "job_count_by_state"):
+    names = ("stat_count_by_state", "stat_queue_heads", "server_list", "limit_list")
+    for name in (*names, "job_count_by_state"):
         original = getattr(store, name)
 
         def recording(*args: object, _name: str = name, _original: object = original) -> object:

@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure.jobs.storage.port import (
     JobCompletion,
+    LimitRow,
     QueueHeadRow,
     ServerRow,
     StateCount,
@@ -87,6 +88,11 @@ def snapshot() -> ClusterSnapshot:
         counts=[StateCount("ai", JobState.ENQUEUED, 5), StateCount("ai", JobState.FAILED, 2)],
         heads=[QueueHeadRow(queue="ai", oldest_due_at=NOW - timedelta(seconds=90))],
         servers=[server("a", 1, 3), server("b", 5, 1), server("dead", 600, 4)],
+        limits=[
+            LimitRow(
+                name="llm", max_running=3, source="code", running=2, busy_keys=1, updated_at=NOW
+            )
+        ],
         lease_seconds=60,
         taken_at=NOW,
         duration=0.004,
@@ -108,6 +114,8 @@ def test_exposition_renders_the_cluster_gauges() -> None:
     assert samples[("medley_workers_alive", ())] == 2
     assert samples[("medley_worker_slots_busy", ())] == 4
     assert samples[("medley_worker_slots", ())] == 8
+    assert samples[("medley_limit_running", (("limit", "llm"),))] == 2
+    assert samples[("medley_limit_max_running", (("limit", "llm"),))] == 3
 
 
 def test_exposition_without_a_snapshot_has_only_events() -> None:

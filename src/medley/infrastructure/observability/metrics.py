@@ -37,6 +37,7 @@ from medley.infrastructure.jobs.storage.port import (
     JobInsertResult,
     JobRow,
     JobStore,
+    LimitRow,
     QueueHeadRow,
     ServerRow,
     StateCount,
@@ -152,6 +153,7 @@ class ClusterSnapshot:
     counts: list[StateCount]
     heads: list[QueueHeadRow]
     servers: list[ServerRow]
+    limits: list[LimitRow]
     lease_seconds: float
     taken_at: datetime
     duration: float
@@ -176,15 +178,18 @@ class ClusterSnapshot:
 
 
 async def take_snapshot(store: JobStore, *, lease_seconds: float) -> ClusterSnapshot:
-    """Three cheap queries: maintained counters, the fetch index's queue heads, servers."""
+    """Four cheap queries: maintained counters, the fetch index's queue heads, servers, and
+    the (tiny) limits table with its usage counters."""
     started = time.monotonic()
     counts = await store.stat_count_by_state()
     heads = await store.stat_queue_heads()
     servers = await store.server_list()
+    limits = await store.limit_list()
     return ClusterSnapshot(
         counts=counts,
         heads=heads,
         servers=servers,
+        limits=limits,
         lease_seconds=lease_seconds,
         taken_at=datetime.now(UTC),
         duration=time.monotonic() - started,
@@ -206,8 +211,19 @@ def snapshot_families(snapshot: ClusterSnapshot) -> list[Metric]:
     )
     for queue, age in sorted(snapshot.queue_ages().items()):
         oldest.add_metric([queue], age)
+    in_use = GaugeMetricFamily(
+        "medley_limit_running",
+        "Slots of a named limit in use (summed over keys).",
+        labels=["limit"],
+    )
+    capacity = GaugeMetricFamily(
+        "medley_limit_max_running", "Capacity of a named limit (per key).", labels=["limit"]
+    )
+    for row in snapshot.limits:
+        in_use.add_metric([row.name], row.running)
+        capacity.add_metric([row.name], row.max_running)
     alive = snapshot.alive()
-    families: list[Metric] = [jobs, oldest]
+    families: list[Metric] = [jobs, oldest, in_use, capacity]
     busy, slots = sum(s.running for s in alive), sum(s.concurrency for s in alive)
     for name, doc, value in (
         ("medley_workers_alive", "Worker processes heartbeating within the lease.", len(alive)),
