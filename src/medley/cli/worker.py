@@ -169,14 +169,29 @@ async def _run_worker(settings: Settings) -> None:
     config = settings.worker_config()
     webhook = _webhook(settings)
     observability = await _observability_server(settings, store)
+    ai_configured = _configure_ai(settings, store)
     try:
         await serve_until_signalled(store, config)
     finally:
+        if ai_configured:
+            from medley.infrastructure.ai.runtime import shutdown
+
+            await shutdown()
         if observability is not None:
             await observability.stop()
         if webhook is not None:
             await webhook.close()
         await store.close()
+
+
+def _configure_ai(settings: Settings, store: Any) -> bool:
+    """The AI jobs, if imported, run on the worker's own database and service."""
+    if "medley.infrastructure.ai.jobs" not in sys.modules:
+        return False
+    from medley.infrastructure.ai.runtime import configure_for_worker
+    from medley.infrastructure.services.background_job_service import JobService
+
+    return configure_for_worker(settings.database_url, JobService(store, owns_store=False))
 
 
 async def _observability_server(settings: Settings, store: Any) -> Any:

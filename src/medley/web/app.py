@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import logging
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -139,6 +140,10 @@ async def _start_worker(
 ) -> WorkerServer:
     for name, max_running in settings.limit_map().items():  # MEDLEY_LIMITS, as `medley worker`
         limit(name, max_running=max_running)
+    if "medley.infrastructure.ai.jobs" in sys.modules:  # the AI jobs use this service and db
+        from medley.infrastructure.ai.runtime import configure_for_worker
+
+        configure_for_worker(settings.database_url, service)
     worker = WorkerServer(service.store, registry or service.registry, settings.worker_config())
     service.on_enqueued.append(worker.wake)
     service.on_cancel_requested.append(worker.producer.request_cancel)

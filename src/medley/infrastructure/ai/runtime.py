@@ -12,6 +12,7 @@ own and shut it down.
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import dataclass, field
 
 from medley.application.errors import ConfigError
@@ -95,6 +96,20 @@ def configure(
     earlier configuration (call `shutdown()` first if that one was opened)."""
     global _state
     _state = _Pending(url, jobs, config or AiConfig(), embedder)
+
+
+AI_JOBS_MODULE = "medley.infrastructure.ai.jobs"
+
+
+def configure_for_worker(url: str, jobs: BackgroundJobService) -> bool:
+    """Let a plain `medley worker --import medley.infrastructure.ai.jobs` (or `serve
+    --with-worker`) run the AI jobs: when their module is imported and the application has
+    not configured them itself, they use the worker's own database and service. Returns
+    True if this configured them."""
+    if is_configured() or AI_JOBS_MODULE not in sys.modules:
+        return False
+    configure(url, jobs)
+    return True
 
 
 def is_configured() -> bool:
