@@ -18,6 +18,7 @@ from medley.infrastructure.jobs.storage.port import (
     LimitParams,
 )
 from tests.support.jobs import finish, job_params
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.contract
 
@@ -118,11 +119,12 @@ async def test_rescue_gives_the_dead_workers_slots_back(store: JobStore) -> None
     assert await store.job_fetch_available(fetch("worker-b")) == []
 
     rescued: list[int] = []
-    for _ in range(50):  # the tiny lease must pass on the database clock
-        rescued += [r.id for r in await store.job_rescue(JobRescueParams(lease_seconds=0.01))]
-        if rescued:
-            break
-        await asyncio.sleep(0.02)
+
+    async def rescued_once() -> bool:  # the tiny lease must pass on the database clock
+        rescued.extend(r.id for r in await store.job_rescue(JobRescueParams(lease_seconds=0.01)))
+        return bool(rescued)
+
+    await wait_for(rescued_once, timeout=5, interval=0.02, message="the dead worker's job rescued")
 
     assert rescued == [job.id]
     assert await running(store, "llm") == 0

@@ -50,6 +50,12 @@ def _part(request: Request, page: str, live: str, principal: Principal, **ctx: A
     return render(request, live if live_only else page, principal, **ctx)
 
 
+def _not_found(request: Request, principal: Principal, message: str) -> Response:
+    return render(
+        request, "not_found.html", principal, status_code=404, message=message, nav="jobs"
+    )
+
+
 @router.get("", response_class=HTMLResponse)
 async def root(request: Request) -> Response:
     return RedirectResponse(request.url.path + "/", status_code=307)
@@ -171,14 +177,7 @@ async def job_detail(
     try:
         info = await service.get(job_id)
     except JobNotFoundError:
-        return render(
-            request,
-            "not_found.html",
-            principal,
-            status_code=404,
-            message=f"No job has id {job_id}.",
-            nav="jobs",
-        )
+        return _not_found(request, principal, f"No job has id {job_id}.")
     attempts = [h for h in info.history if h.error is not None]
     logs = await service.job_logs(job_id, limit=LOG_LINES)
     return _part(
@@ -200,14 +199,7 @@ async def batch_detail(
     try:
         batch = await service.get_batch(batch_id)
     except BatchNotFoundError:
-        return render(
-            request,
-            "not_found.html",
-            principal,
-            status_code=404,
-            message=f"No batch has id {batch_id}.",
-            nav="jobs",
-        )
+        return _not_found(request, principal, f"No batch has id {batch_id}.")
     return _part(request, "batch.html", "_batch_live.html", principal, batch=batch, nav="jobs")
 
 
