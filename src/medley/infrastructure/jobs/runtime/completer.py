@@ -41,6 +41,9 @@ class BatchCompleter:
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._in_flight_ids: set[int] = set()
+        # Committed batches: tells a reader whether outcomes landed while it looked
+        # elsewhere (burst mode's idle check).
+        self.batches_written = 0
 
     def submit(self, completion: JobCompletion) -> None:
         self._pending.append(completion)
@@ -86,6 +89,7 @@ class BatchCompleter:
         self._in_flight_ids = {c.id for c in batch}
         try:
             written = set(await self.store.job_set_state_if_processing(self.worker_id, batch))
+            self.batches_written += 1
         except StorageError:
             self._pending[:0] = batch  # keep order; retried by the loop
             raise

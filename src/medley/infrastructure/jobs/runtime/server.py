@@ -267,7 +267,16 @@ class WorkerServer:
 
         async def idle() -> None:
             while True:
-                if settled() and await self.producer.fetch_once() == 0 and settled():
+                # An outcome committed while the fetch ran (a due retry, say) may be one
+                # the fetch could not see yet: only a fetch that began after the last
+                # write and found nothing proves the queue empty.
+                written = self.completer.batches_written
+                if (
+                    settled()
+                    and await self.producer.fetch_once() == 0
+                    and settled()
+                    and self.completer.batches_written == written
+                ):
                     return
                 await asyncio.sleep(0.01)  # polls in-memory state only; no query per tick
 
