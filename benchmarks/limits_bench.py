@@ -9,7 +9,10 @@ and three kinds of no-op job drained in turn, in the same run, rotated on each r
 * `limited`: every job under one global limit that never binds (max_running 10,000), so
   the figure is what the limit bookkeeping itself costs (slot upserts, the ranked fetch);
 * `binding`: one global limit equal to the worker's concurrency, where a slot comes back
-  only when the batched completer has written the outcome.
+  only when the batched completer has written the outcome;
+* `rated`: a limit with a start rate and a token budget that never bind (10M starts and
+  10G tokens a minute, each job reserving 100 tokens), so the figure is what the bucket
+  bookkeeping costs on top of the limited path (medley_limit_grant's bucket arithmetic).
 
 Prints jobs/s (median of the repeats) and the ratio limited/free and binding/free. The
 issue's target: a global limit loses less than 25% (ratio above 0.75); River users report
@@ -54,7 +57,18 @@ async def binding(i: int) -> None:
     finished += 1
 
 
-KINDS = {"free": "bench.free", "limited": "bench.limited", "binding": "bench.binding"}
+@medley.job(name="bench.rated", registry=REGISTRY, limit="bench-rated", tokens=100)
+async def rated(i: int) -> None:
+    global finished
+    finished += 1
+
+
+KINDS = {
+    "free": "bench.free",
+    "limited": "bench.limited",
+    "binding": "bench.binding",
+    "rated": "bench.rated",
+}
 
 
 async def drain(service: medley.JobService, url: str, job: str, n: int) -> float:
@@ -91,10 +105,13 @@ async def main(args: argparse.Namespace) -> None:
         store = service.store
         await store.limit_upsert(LimitParams(name="bench-wide", max_running=10_000))
         await store.limit_upsert(LimitParams(name="bench-tight", max_running=CONCURRENCY))
+        await store.limit_upsert(
+            LimitParams(name="bench-rated", rate=10_000_000, tokens=10_000_000_000)
+        )
         results: dict[str, list[float]] = {k: [] for k in KINDS}
         order = list(KINDS)
         for r in range(args.repeat):
-            for kind in order[r % 3 :] + order[: r % 3]:
+            for kind in order[r % len(order) :] + order[: r % len(order)]:
                 rate = await drain(service, url, KINDS[kind], args.jobs)
                 results[kind].append(rate)
                 print(f"run {r + 1}/{args.repeat} {kind:8s} {rate:8.0f} jobs/s", flush=True)

@@ -6,7 +6,8 @@
   service's store and is woken in-process by each enqueue (`on_enqueued`), polling every
   0.2 s as a fallback.
 
-Everything else is `WorkerConfig`'s defaults; the producer uses `connect_async`.
+Everything else is `WorkerConfig`'s defaults; the producer uses `connect_async`, `enqueue`
+for single jobs and `enqueue_many` for batches.
 """
 
 from __future__ import annotations
@@ -84,10 +85,10 @@ class MedleyAdapter:
         await self.service.enqueue(JOBS[kind], job_id)
 
     async def enqueue_many(self, kind: JobKind, job_ids: Sequence[int]) -> None:
-        name = JOB_NAMES[kind]
-        await self.service.submit_many(
-            [medley.EnqueueRequest(job=name, args=(i,)) for i in job_ids]
-        )
+        # Medley's batch API for many calls of one job (as PgQueuer's list-taking
+        # `enqueue`); `submit_many` of `EnqueueRequest`s, for mixed jobs and per-job
+        # options, costs ~12 us more per job (the models and a full check of each).
+        await self.service.enqueue_many(JOBS[kind], [(i,) for i in job_ids])
 
     async def start_worker(self, concurrency: int) -> None:
         if self.sqlite:

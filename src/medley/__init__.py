@@ -47,6 +47,7 @@ from medley.application.models.jobs import (
     StateChange,
 )
 from medley.application.models.limits import LimitInfo
+from medley.application.models.servers import ServerInfo
 from medley.application.models.workflows import (
     BatchInfo,
     BatchRequest,
@@ -108,6 +109,7 @@ __all__ = [
     "RecurringJobNotFoundError",
     "Retry",
     "SchemaTooNewError",
+    "ServerInfo",
     "Snooze",
     "StateChange",
     "StorageError",

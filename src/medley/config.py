@@ -10,7 +10,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from medley.application.errors import ConfigError
 
 if TYPE_CHECKING:
+    from medley.infrastructure.jobs.limit_spec import LimitSpec
+    from medley.infrastructure.jobs.runtime.queues import QueueSpec
     from medley.infrastructure.jobs.runtime.server import WorkerConfig
+    from medley.infrastructure.jobs.runtime.throttle import ThrottleConfig
     from medley.infrastructure.observability.health import HealthConfig
     from medley.infrastructure.observability.joblog import JobLogConfig
 
@@ -27,9 +30,29 @@ class Settings(BaseSettings):
     imports: str = ""
     """Comma-separated modules that declare jobs, imported by workers. Default none."""
     queues: str = "default"
-    """Comma-separated queues a worker serves, in priority order. Default `default`."""
-    concurrency: int = Field(default=10, ge=1)
-    """Jobs run at once per worker process. Default 10."""
+    """Comma-separated queues a worker serves, in priority order, each
+    `NAME[:SLOTS][@WEIGHT]`: `ai:4,default:16` caps `ai` at 4 running jobs per worker
+    process; weights matter with `queue_mode=weighted`. Default `default`."""
+    concurrency: int | None = Field(default=None, ge=1)
+    """Jobs run at once per worker process. Default: the sum of the per-queue caps when
+    every queue has one, else 10."""
+    queue_mode: str = Field(default="strict", pattern="^(strict|weighted)$")
+    """`strict` (always ask the queues in their order) or `weighted` (smooth weighted
+    round-robin over the `@WEIGHT`s, so a flooded queue cannot starve the others).
+    Default `strict`."""
+    max_rss_mb: float | None = Field(default=None, gt=0)
+    """A worker process stops fetching while its RSS is above this many MiB. Default off."""
+    min_available_mb: float | None = Field(default=None, gt=0)
+    """A worker stops fetching while the machine's available memory is below this many
+    MiB. Default off."""
+    max_cpu_percent: float | None = Field(default=None, gt=0)
+    """A worker stops fetching while the machine's CPU use (0-100, all cores) is above
+    this. Default off."""
+    child_max_jobs: int | None = Field(default=None, ge=1)
+    """Replace a `cpu_bound` job process after this many jobs. Default never."""
+    child_max_rss_mb: float | None = Field(default=None, gt=0)
+    """Replace a `cpu_bound` job process, after its job, once its RSS is above this many
+    MiB. Default never."""
     processes: int = Field(default=1, ge=1)
     """Worker processes under one supervisor. Default 1."""
     heartbeat_seconds: float = Field(default=10.0, gt=0)
@@ -53,7 +76,8 @@ class Settings(BaseSettings):
     """Default job timeout per queue, e.g. `ai=10m,default=60s`, for jobs without their
     own. Default none (no timeout)."""
     limits: str = ""
-    """Concurrency limits a worker declares when it starts, e.g. `llm=3,tenant=2`, as
+    """Limits a worker declares when it starts, e.g. `llm=3,tenant=2` (max running), or
+    with rates: `llm=max:3 rate:60/min tokens:40000/min` (entries comma-separated), as
     `medley.limit(...)` in code does (and overriding a code declaration of the same name);
     `medley limits set` still wins over both. Default none."""
     cpu_processes: int | None = Field(default=None, ge=0)
@@ -129,26 +153,43 @@ class Settings(BaseSettings):
             timeouts[queue.strip()] = duration.total_seconds()
         return timeouts
 
-    def limit_map(self) -> dict[str, int]:
-        """`llm=3,tenant=2` -> {"llm": 3, "tenant": 2}."""
-        limits: dict[str, int] = {}
+    def limit_map(self) -> dict[str, LimitSpec]:
+        """`llm=3,api=rate:60/min tokens:40000/min` -> {"llm": LimitSpec(max_running=3),
+        "api": LimitSpec(rate=60, tokens=40000, period_seconds=60)}."""
+        from medley.infrastructure.jobs.limit_spec import parse_limit_spec
+
+        limits: dict[str, LimitSpec] = {}
         for item in filter(None, (part.strip() for part in self.limits.split(","))):
             name, sep, value = item.partition("=")
-            if not sep or not name.strip() or not value.strip().isdigit():
+            if not sep or not name.strip() or not value.strip():
                 raise ConfigError(f"invalid limit {item!r}: expected NAME=MAX_RUNNING")
-            limits[name.strip()] = int(value)
+            limits[name.strip()] = parse_limit_spec(name.strip(), value)
         return limits
 
     def worker_config(self) -> WorkerConfig:
         """The worker settings, built in one place for `medley worker` and
         `serve --with-worker` alike."""
-        from medley.infrastructure.jobs.runtime.server import WorkerConfig
         from medley.infrastructure.jobs.storage.factory import is_sqlite
 
         poll = self.poll_seconds or (0.2 if is_sqlite(self.database_url) else 5.0)
+        specs = self.queue_specs()
+        try:
+            return self._worker_config(specs, poll)
+        except ValueError as exc:
+            raise ConfigError(f"invalid worker settings: {exc}") from exc
+
+    def _worker_config(self, specs: list[QueueSpec], poll: float) -> WorkerConfig:
+        from medley.infrastructure.jobs.runtime.server import WorkerConfig
+
         return WorkerConfig(
-            queues=self.queue_list(),
-            concurrency=self.concurrency,
+            queues=[s.name for s in specs],
+            queue_slots={s.name: s.slots for s in specs if s.slots is not None},
+            queue_weights={s.name: s.weight for s in specs},
+            queue_mode="weighted" if self.queue_mode == "weighted" else "strict",
+            concurrency=self.concurrency or 0,
+            throttle=self.throttle_config(),
+            child_max_jobs=self.child_max_jobs,
+            child_max_rss_mb=self.child_max_rss_mb,
             poll_seconds=poll,
             heartbeat_seconds=self.heartbeat_seconds,
             lease_seconds=self.lease_seconds,
@@ -159,7 +200,30 @@ class Settings(BaseSettings):
         )
 
     def queue_list(self) -> list[str]:
-        return [q.strip() for q in self.queues.split(",") if q.strip()]
+        return [s.name for s in self.queue_specs()]
+
+    def queue_specs(self) -> list[QueueSpec]:
+        """`ai:4,default:16` -> specs; raises `ConfigError` (one line) on bad syntax."""
+        from medley.infrastructure.jobs.runtime.queues import parse_queues
+
+        try:
+            return parse_queues(self.queues)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+
+    def total_concurrency(self) -> int:
+        from medley.infrastructure.jobs.runtime.queues import total_slots
+
+        return total_slots(self.queue_specs(), self.concurrency)
+
+    def throttle_config(self) -> ThrottleConfig:
+        from medley.infrastructure.jobs.runtime.throttle import ThrottleConfig
+
+        return ThrottleConfig(
+            max_rss_mb=self.max_rss_mb,
+            min_available_mb=self.min_available_mb,
+            max_cpu_percent=self.max_cpu_percent,
+        )
 
     def health_config(self) -> HealthConfig:
         from medley.infrastructure.observability.health import HealthConfig

@@ -1,6 +1,7 @@
 """The language-model job pattern against a local OpenAI-compatible stub: answers, 429s
-that snooze for Retry-After without spending an attempt, our own rate limits, timeouts,
-refused requests, and cancellation of a call in flight.
+that snooze for Retry-After without spending an attempt and back the cluster-wide limit
+off, requests and tokens per minute kept by that limit (reported usage replacing the
+reservation), timeouts, refused requests, and cancellation of a call in flight.
 
 The job tests run on SQLite only: what they check is the client's mapping of answers to
 job control; Snooze, retries and cancellation on both backends are the engine's own
@@ -147,23 +148,69 @@ async def test_cancelling_a_job_aborts_the_call_in_flight(
     assert info.result is None
 
 
+async def test_the_requests_per_minute_are_kept_cluster_wide_without_calling_the_api(
+    service: JobService, ai_runtime: AiRuntime, worker_factory: StartWorker, stub: StubOpenAI
+) -> None:
+    await worker_factory()
+    await service.limit_set(ai_jobs.LLM_LIMIT, rate=2, period=3600)  # 2 requests an hour
+
+    ids = [await service.enqueue(ai_jobs.COMPLETE, f"question {i}") for i in range(3)]
+    done = [await service.wait(job_id, timeout=10) for job_id in ids[:2]]
+
+    assert all(info.state is JobState.SUCCEEDED for info in done)
+    info = await service.limit_get(ai_jobs.LLM_LIMIT)
+    assert info is not None
+    assert info.starts_used == pytest.approx(2, abs=0.01)
+    waiting = await service.get(ids[2])
+    assert waiting.state is JobState.ENQUEUED, "the third waits for the rate, unstarted"
+    assert waiting.attempt == 0
+    assert len(stub.requests) == 2
+
+
+async def test_the_answers_usage_replaces_the_reserved_tokens(
+    service: JobService, ai_runtime: AiRuntime, worker_factory: StartWorker, stub: StubOpenAI
+) -> None:
+    await worker_factory()
+    await service.limit_set(ai_jobs.LLM_LIMIT, tokens=10_000, period=3600)
+    prompt = "x" * 400  # reserves 400 / 4 + 256 = 356 tokens
+    job_id = await service.enqueue(ai_jobs.COMPLETE, prompt)
+
+    info = await service.wait(job_id, timeout=10)
+
+    assert info.state is JobState.SUCCEEDED
+    used = info.result["prompt_tokens"] + info.result["completion_tokens"]
+    limit = await service.limit_get(ai_jobs.LLM_LIMIT)
+    assert limit is not None
+    assert limit.tokens_used == pytest.approx(used, abs=1), "usage, not the 356 reserved"
+    assert used != 356
+
+
+async def test_a_429_backs_off_the_whole_limit_until_retry_after(
+    service: JobService, ai_runtime: AiRuntime, worker_factory: StartWorker, stub: StubOpenAI
+) -> None:
+    stub.cues.append(Cue(status=429, headers={"Retry-After": "2"}))
+    await worker_factory()
+    first = await service.enqueue(ai_jobs.COMPLETE, "hello")
+    await wait_for(lambda: len(stub.requests) == 1, timeout=10)
+
+    async def blocked() -> bool:
+        info = await service.limit_get(ai_jobs.LLM_LIMIT)
+        return info is not None and info.blocked_until is not None
+
+    await wait_for(blocked, timeout=5, message="the limit is blocked after the 429")
+    second = await service.enqueue(ai_jobs.COMPLETE, "another")
+    assert (await service.get(second)).state is JobState.ENQUEUED
+    infos = [await service.wait(job_id, timeout=15) for job_id in (first, second)]
+
+    assert all(info.state is JobState.SUCCEEDED for info in infos)
+    assert len(stub.requests) == 3, "nothing else reached the API during the block"
+    snoozed = next(h for h in infos[0].history if h.reason is StateChangeReason.SNOOZED)
+    [fetched] = [h for h in infos[1].history if h.reason is StateChangeReason.FETCHED]
+    assert (fetched.at - snoozed.at).total_seconds() >= 1.5, "the other job waited too"
+
+
 @pytest.mark.unit
-async def test_our_own_rate_limit_snoozes_when_the_wait_is_long(stub: StubOpenAI) -> None:
-    config = LlmConfig(base_url=stub.base_url, requests_per_minute=1, max_inline_wait_seconds=0.1)
-    client = LlmClient(config)
-    try:
-        await client.complete([{"role": "user", "content": "one"}], max_tokens=5)
-        with pytest.raises(Snooze) as snoozed:
-            await client.complete([{"role": "user", "content": "two"}], max_tokens=5)
-    finally:
-        await client.close()
-
-    assert snoozed.value.delay.total_seconds() == pytest.approx(60, abs=1)
-    assert len(stub.requests) == 1
-
-
-@pytest.mark.unit
-async def test_a_429_without_retry_after_snoozes_for_the_default_and_blocks_the_limiter(
+async def test_a_429_without_retry_after_snoozes_for_the_default_and_backs_the_limit_off(
     stub: StubOpenAI,
 ) -> None:
     stub.cues.append(Cue(status=429))
@@ -171,12 +218,11 @@ async def test_a_429_without_retry_after_snoozes_for_the_default_and_blocks_the_
     try:
         with pytest.raises(Snooze) as snoozed:
             await client.complete([{"role": "user", "content": "x"}], max_tokens=5)
-        with pytest.raises(Snooze):  # the limiter now waits too, without calling the API
-            await client.complete([{"role": "user", "content": "x"}], max_tokens=5)
     finally:
         await client.close()
 
     assert snoozed.value.delay == timedelta(seconds=30)
+    assert snoozed.value.limit_backoff, "the job's limit is blocked, cluster-wide"
     assert len(stub.requests) == 1
 
 

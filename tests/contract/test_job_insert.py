@@ -206,6 +206,57 @@ async def test_insert_of_a_large_batch_stores_every_job_in_input_order(store: Jo
     assert history.to_state is JobState.ENQUEUED
 
 
+async def test_insert_of_a_large_batch_stores_every_field_and_awkward_text(
+    store: JobStore,
+) -> None:
+    # Large batches take a different path (COPY on PostgreSQL): it must store exactly
+    # what the one-job path stores, whatever the text holds.
+    awkward = 'tab\there, new\nline, cr\r, back\\slash \\N, quote ", é, 😀'
+    params = [
+        job_params(
+            job=f"tests.{awkward}",
+            queue=f"q\t{i % 2}",
+            priority=i % 5,
+            args=[i, awkward, {"k": awkward}],
+            kwargs={awkward: [awkward, None]},
+            max_attempts=4,
+            timeout_seconds=1.5 if i % 2 else None,
+            tags=[awkward, "plain"] if i % 3 else [],
+            meta={"request_id": awkward} if i % 4 else {},
+        )
+        for i in range(100)
+    ]
+
+    results = await store.job_insert_many(params)
+
+    for p, result in zip(params, results, strict=True):
+        row = await store.job_get(result.id)
+        assert row is not None
+        assert (row.job, row.queue, row.priority, row.state) == (
+            p.job,
+            p.queue,
+            p.priority,
+            JobState.ENQUEUED,
+        )
+        assert (row.args, row.kwargs, row.tags, row.meta) == (
+            p.args,
+            p.kwargs,
+            list(p.tags),
+            p.meta,
+        )
+        assert (row.max_attempts, row.timeout_seconds, row.unique_key) == (
+            4,
+            p.timeout_seconds,
+            None,
+        )
+    [history] = await store.job_history(results[7].id)
+    assert (history.to_state, history.reason, history.attempt) == (
+        JobState.ENQUEUED,
+        StateChangeReason.ENQUEUED,
+        0,
+    )
+
+
 async def test_insert_of_a_large_batch_keeps_scheduled_jobs_scheduled(store: JobStore) -> None:
     run_at = utcnow() + timedelta(hours=1)
     params = [job_params(state=JobState.SCHEDULED, run_at=run_at) for _ in range(200)]

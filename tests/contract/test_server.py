@@ -99,3 +99,23 @@ async def test_server_prune_forgets_servers_silent_for_longer_than_the_limit(
 
     assert pruned == 1
     assert await store.server_list() == []
+
+
+async def test_heartbeat_stores_slot_use_and_throttling_with_its_reason(
+    store: JobStore,
+) -> None:
+    slots = {"ai": {"busy": 2, "max": 4}, "default": {"busy": 0, "max": 16}}
+    await store.server_heartbeat(
+        server(slots=slots, throttled=True, info={"throttle_reason": "rss 900 MB > 500 MB"})
+    )
+
+    [row] = await store.server_list()
+    assert row.slots == slots
+    assert row.throttled is True
+    assert row.throttle_reason == "rss 900 MB > 500 MB"
+
+    await store.server_heartbeat(server(slots={"ai": {"busy": 0, "max": 4}}))
+
+    [row] = await store.server_list()
+    assert row.slots == {"ai": {"busy": 0, "max": 4}}
+    assert (row.throttled, row.throttle_reason) == (False, None)

@@ -92,3 +92,52 @@ async def test_limits_rejects_bad_input_with_one_line(cli: MedleyCli) -> None:
     assert negative.code == 2, negative
     assert missing.code == 2, missing
     assert len(missing.stderr.strip().splitlines()) == 1, missing
+
+
+async def test_limits_set_takes_a_rate_and_a_token_budget(
+    cli: MedleyCli, service: medley.JobService
+) -> None:
+    assert (await cli.run("migrate")).code == 0
+
+    changed = await cli.run(
+        "limits",
+        "set",
+        "e2e-llm",
+        "--max-running",
+        "3",
+        "--rate",
+        "60/min",
+        "--tokens",
+        "40000/min",
+    )
+    listed = await cli.run("limits", "list")
+
+    assert changed.code == 0, changed
+    assert "e2e-llm: max 3 running, 60 starts, 40000 tokens per 60s" in changed.stdout
+    assert listed.code == 0, listed
+    assert "0/60 per 60s" in listed.stdout
+    assert "0/40000 per 60s" in listed.stdout
+    [info] = [i for i in await service.limit_list() if i.name == "e2e-llm"]
+    assert (info.max_running, info.rate, info.tokens, info.period_seconds) == (3, 60, 40000, 60)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--rate", "fast"),
+        ("--rate", "0/min"),
+        ("--tokens", "100/fortnight"),
+        ("--max-running", "-1"),
+        ("3", "--max-running", "4"),
+    ],
+)
+async def test_limits_set_rejects_a_bad_rate_with_one_line(
+    cli: MedleyCli, args: tuple[str, ...]
+) -> None:
+    assert (await cli.run("migrate")).code == 0
+
+    result = await cli.run("limits", "set", "e2e-bad", *args)
+
+    assert result.code == 2, result
+    assert len(result.stderr.strip().splitlines()) == 1, result
+    assert "Traceback" not in result.stderr

@@ -49,12 +49,16 @@ async def service(database_url: str) -> AsyncIterator[medley.JobService]:
 @pytest.fixture
 async def start_worker(service: medley.JobService, backend_name: str) -> AsyncIterator[StartWorker]:
     """`await start_worker(cpu_processes=1, ...)`: a started `WorkerServer` on `service`'s
-    database, woken by the service's own enqueues; stopped at teardown."""
+    database, woken by the service's own enqueues; stopped at teardown. `sampler=` is
+    passed to the server (see `runtime/throttle.py`), the rest to `fast_config`."""
     servers: list[WorkerServer] = []
     wakers: list[Callable[[set[str]], None]] = []
 
     async def start(**config: Any) -> WorkerServer:
-        server = WorkerServer(service.store, config=fast_config(backend_name, **config))
+        sampler = config.pop("sampler", None)  # a throttling test's resource readings
+        server = WorkerServer(
+            service.store, config=fast_config(backend_name, **config), sampler=sampler
+        )
         servers.append(server)
         await server.start()
         service.on_enqueued.append(server.wake)

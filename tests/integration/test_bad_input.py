@@ -40,6 +40,21 @@ async def test_enqueue_with_arguments_the_job_does_not_take_raises_invalid_argum
     assert await _job_count(service) == 0
 
 
+async def test_enqueue_many_with_one_bad_call_raises_and_writes_nothing(
+    service: medley.JobService,
+) -> None:
+    with pytest.raises(medley.InvalidArgumentsError, match=r"it\.add"):
+        await service.enqueue_many(jobs.add, [(1, 2), (3, 4), (5,)])
+    with pytest.raises(medley.InvalidArgumentsError, match="not JSON"):
+        await service.enqueue_many(jobs.echo, [(1,), (object(),)])
+    with pytest.raises(medley.InvalidArgumentsError, match="tuple"):
+        await service.enqueue_many(jobs.echo, [(1,), 2])  # type: ignore[list-item]
+    with pytest.raises(medley.UnknownJobError):
+        await service.enqueue_many("it.no_such_job", [()])
+
+    assert await _job_count(service) == 0
+
+
 async def test_payload_over_the_limit_raises_payload_too_large_and_writes_nothing(
     database_url: str,
 ) -> None:
@@ -49,6 +64,8 @@ async def test_payload_over_the_limit_raises_payload_too_large_and_writes_nothin
             await service.enqueue(jobs.echo, "x" * 2000)
         assert caught.value.limit == 1000
         assert caught.value.size > 1000
+        with pytest.raises(medley.PayloadTooLargeError):
+            await service.enqueue_many(jobs.echo, [("x",), ("x" * 2000,)])
         await service.enqueue(jobs.echo, "x" * 100)  # under the limit: fine
         assert await _job_count(service) == 1
     finally:

@@ -40,6 +40,14 @@ async def test_job_runs_eagerly_with_a_json_round_trip(
     ]
 
 
+async def test_enqueue_many_runs_each_call(
+    in_process: medley.InProcessJobService,
+) -> None:
+    ids = await in_process.enqueue_many(jobs.echo, [(1,), ("two",)])
+
+    assert [(await in_process.get(i)).result for i in ids] == [1, "two"]
+
+
 async def test_non_json_argument_is_refused_at_enqueue(
     in_process: medley.InProcessJobService,
 ) -> None:

@@ -29,6 +29,32 @@ async def test_burst_runs_every_job_exactly_once(
     assert counts == {JobState.SUCCEEDED: 200}
 
 
+async def test_enqueue_many_runs_each_call_once_with_the_options_and_history(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    ids = await service.enqueue_many(jobs.noop, [(i,) for i in range(150)])
+    [held] = await service.enqueue_many(
+        "it.noop", [[1000]], options=medley.JobOptions(queue="elsewhere", tags=("t",))
+    )
+    server = await start_worker(concurrency=20)
+
+    await server.run_until_idle(timeout=30)
+
+    assert len(set(ids)) == 150
+    assert ids == sorted(ids), "ids in input order"
+    assert sorted(jobs.calls) == list(range(150))
+    info = await service.get(ids[42])
+    assert (info.state, info.args, info.kwargs) == (JobState.SUCCEEDED, [42], {})
+    assert [(h.from_state, h.to_state, h.reason) for h in info.history] == [
+        (None, JobState.ENQUEUED, StateChangeReason.ENQUEUED),
+        (JobState.ENQUEUED, JobState.PROCESSING, StateChangeReason.FETCHED),
+        (JobState.PROCESSING, JobState.SUCCEEDED, StateChangeReason.COMPLETED),
+    ]
+    other = await service.get(held)
+    assert (other.state, other.queue, other.tags) == (JobState.ENQUEUED, "elsewhere", ["t"])
+    assert await service.enqueue_many(jobs.noop, []) == []
+
+
 async def test_succeeded_job_keeps_result_final_progress_and_history(
     service: medley.JobService, start_worker: StartWorker
 ) -> None:

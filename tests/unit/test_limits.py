@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 import medley
 from medley.application.errors import ConfigError
+from medley.infrastructure.jobs.limit_spec import LimitSpec, parse_rate
 from medley.infrastructure.jobs.limits import limit, limit_meta
 from medley.infrastructure.jobs.registry import JobRegistry, job
+from medley.infrastructure.jobs.storage.limit_records import LimitWaits
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.unit
 
@@ -72,13 +77,99 @@ def test_limit_key_arg_without_a_limit_is_refused() -> None:
 def test_settings_parse_limits_declared_in_the_environment() -> None:
     from medley.config import Settings
 
-    assert Settings(limits="llm=3, tenant=2").limit_map() == {"llm": 3, "tenant": 2}
+    assert Settings(limits="llm=3, tenant=2").limit_map() == {
+        "llm": LimitSpec(max_running=3),
+        "tenant": LimitSpec(max_running=2),
+    }
     assert Settings().limit_map() == {}
 
 
-@pytest.mark.parametrize("bad", ["llm", "llm=", "=3", "llm=-1", "llm=x"])
+def test_settings_parse_rates_and_token_budgets() -> None:
+    from medley.config import Settings
+
+    limits = Settings(limits="llm=max:3 rate:60/min tokens:1000/s, api=rate:20/1s").limit_map()
+
+    assert limits == {
+        "llm": LimitSpec(max_running=3, rate=60, tokens=60_000, period_seconds=60.0),
+        "api": LimitSpec(rate=20, period_seconds=1.0),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("60/min", (60, 60.0)),
+        ("20/1s", (20, 1.0)),
+        ("100/30s", (100, 30.0)),
+        ("5/hour", (5, 3600.0)),
+    ],
+)
+def test_parse_rate_reads_a_count_per_period(text: str, expected: tuple[int, float]) -> None:
+    assert parse_rate(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["60", "0/min", "5/fortnight", "x/min", ""])
+def test_parse_rate_refuses_malformed_text(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_rate(bad)
+
+
+def test_limit_with_rates_declares_them_per_period() -> None:
+    registry = JobRegistry()
+
+    definition = limit("api", rate=30, tokens=9000, per=timedelta(seconds=30), registry=registry)
+
+    assert (definition.max_running, definition.rate, definition.tokens) == (None, 30, 9000)
+    assert definition.period_seconds == 30.0
+
+
+def test_limit_refuses_a_rate_below_one() -> None:
+    with pytest.raises(ConfigError):
+        limit("api", rate=0, registry=JobRegistry())
+
+
+def test_enqueue_stores_the_token_estimate_of_the_definition_or_the_override() -> None:
+    registry = JobRegistry()
+
+    @job(limit="llm", tokens=lambda prompt: len(prompt) // 4 + 100, registry=registry)
+    def complete(prompt: str) -> str:
+        return prompt
+
+    @job(limit="llm", tokens=500, registry=registry)
+    def fixed() -> None:
+        return None
+
+    assert limit_meta(complete, ["x" * 400], {}) == {"limit": "llm", "limit_tokens": 200}
+    assert limit_meta(fixed, [], {}) == {"limit": "llm", "limit_tokens": 500}
+    assert limit_meta(fixed, [], {}, 50) == {"limit": "llm", "limit_tokens": 50}
+
+
+def test_tokens_without_a_limit_are_refused() -> None:
+    with pytest.raises(ConfigError):
+
+        @job(tokens=100, registry=JobRegistry())
+        def orphan() -> None:
+            return None
+
+
+@pytest.mark.parametrize(
+    "bad", ["llm", "llm=", "=3", "llm=-1", "llm=x", "llm=rate:60", "llm=max:3 max:4", "llm=burst:3"]
+)
 def test_settings_refuse_a_malformed_limit(bad: str) -> None:
     from medley.config import Settings
 
     with pytest.raises(ConfigError):
         Settings(limits=bad).limit_map()
+
+
+async def test_a_wait_hint_counts_down_and_expires_rather_than_reaching_zero() -> None:
+    waits = LimitWaits()
+    waits.set("ai", 0.05)
+    waits.set("default", None)
+
+    first = waits.get("ai")
+
+    assert first is not None
+    assert 0 < first <= 0.05
+    assert waits.get("default") is None
+    await wait_for(lambda: waits.get("ai") is None, timeout=2, message="the hint expired")

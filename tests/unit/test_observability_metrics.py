@@ -70,7 +70,7 @@ def test_written_outcomes_are_counted_by_kind() -> None:
 
 
 def snapshot() -> ClusterSnapshot:
-    def server(name: str, silent: float, running: int) -> ServerRow:
+    def server(name: str, silent: float, running: int, throttled: bool = False) -> ServerRow:
         return ServerRow(
             id=name,
             hostname="h",
@@ -82,12 +82,17 @@ def snapshot() -> ClusterSnapshot:
             rss_bytes=0,
             started_at=NOW,
             heartbeat_at=NOW - timedelta(seconds=silent),
+            throttled=throttled,
         )
 
     return ClusterSnapshot(
         counts=[StateCount("ai", JobState.ENQUEUED, 5), StateCount("ai", JobState.FAILED, 2)],
         heads=[QueueHeadRow(queue="ai", oldest_due_at=NOW - timedelta(seconds=90))],
-        servers=[server("a", 1, 3), server("b", 5, 1), server("dead", 600, 4)],
+        servers=[
+            server("a", 1, 3),
+            server("b", 5, 1, throttled=True),
+            server("dead", 600, 4, throttled=True),
+        ],
         limits=[
             LimitRow(
                 name="llm", max_running=3, source="code", running=2, busy_keys=1, updated_at=NOW
@@ -114,6 +119,7 @@ def test_exposition_renders_the_cluster_gauges() -> None:
     assert samples[("medley_workers_alive", ())] == 2
     assert samples[("medley_worker_slots_busy", ())] == 4
     assert samples[("medley_worker_slots", ())] == 8
+    assert samples[("medley_workers_throttled", ())] == 1  # the dead one is not counted
     assert samples[("medley_limit_running", (("limit", "llm"),))] == 2
     assert samples[("medley_limit_max_running", (("limit", "llm"),))] == 3
 

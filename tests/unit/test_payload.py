@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from medley.application.errors import InvalidArgumentsError, PayloadTooLargeError
 from medley.application.models.jobs import JobOptions, JobState
 from medley.infrastructure.jobs.context import JobContext
-from medley.infrastructure.jobs.payload import build_insert
+from medley.infrastructure.jobs.payload import build_insert, build_insert_many
 from medley.infrastructure.jobs.registry import JobDefinition, JobRegistry, job
 
 registry = JobRegistry()
@@ -106,3 +108,44 @@ def test_delay_and_run_at_make_the_job_scheduled() -> None:
     )
     assert past.state is JobState.ENQUEUED
     assert past.run_at is None
+
+
+@job(name="unit.payload.tenant", registry=registry, limit="tenant", limit_key_arg="tenant")
+def per_tenant(tenant: str, n: int) -> int:
+    return n
+
+
+@job(name="unit.payload.tokens", registry=registry, limit="llm", tokens=lambda n: n)
+def estimated(n: int) -> int:
+    return n
+
+
+@pytest.mark.unit
+def test_build_insert_many_builds_what_build_insert_builds_for_each_call() -> None:
+    now = datetime.now(UTC)
+    options = JobOptions(queue="other", tags=("t",), timeout=timedelta(seconds=3))
+    cases: list[tuple[str, list[Sequence[Any]]]] = [
+        ("unit.payload.add", [(1,), (2, 3), [4]]),
+        ("unit.payload.ctx", [(7,), (8,)]),
+        ("unit.payload.tokens", [(5,), (0,), (2,)]),  # no estimate on the second
+        ("unit.payload.tenant", [("a", 1), ("b", 2), ("a", 3)]),
+    ]
+    for name, calls in cases:
+        many = build_insert_many(_defn(name), calls, options, now=now)
+
+        assert many == [build_insert(_defn(name), c, {}, options, now=now) for c in calls]
+    keys = [p.meta["limit_key"] for p in many]
+    assert keys == ["a", "b", "a"]
+
+
+@pytest.mark.unit
+def test_build_insert_many_checks_every_call_before_building_any() -> None:
+    with pytest.raises(InvalidArgumentsError, match="positional arguments"):
+        build_insert_many(_defn("unit.payload.add"), [(1,), 2], JobOptions())  # type: ignore[list-item]
+    with pytest.raises(InvalidArgumentsError, match=r"unit\.payload\.add"):
+        build_insert_many(_defn("unit.payload.add"), [(1,), (1, 2, 3)], JobOptions())
+    with pytest.raises(PayloadTooLargeError):
+        build_insert_many(
+            _defn("unit.payload.add"), [(1,), ("x" * 200,)], JobOptions(), max_payload_bytes=100
+        )
+    assert build_insert_many(_defn("unit.payload.add"), [], JobOptions()) == []

@@ -394,3 +394,19 @@ def test_the_limits_page_shows_usage_against_capacity(served: Served) -> None:
     assert "llm &lt;api&gt;" in page.text
     assert 'max="3" value="0"' in page.text
     assert "runtime" in page.text
+
+
+def test_the_limits_page_shows_rates_and_token_budgets(served: Served) -> None:
+    async def define(store: JobStore) -> None:
+        service = JobService(store, owns_store=False)
+        await service.limit_set("api", rate=60, tokens=40_000, period=60)
+
+    served.run(define)
+    with httpx.Client(base_url=f"{served.url}/hangfire") as client:
+        page = client.get("/limits")
+
+    assert page.status_code == 200
+    [row] = [r for r in page.text.split("<tr>") if '<th scope="row">api</th>' in r]
+    assert "0 / 60 per 60.0s" in row
+    assert "0 / 40000 per 60.0s" in row
+    assert "<meter" not in row, "no capacity bar for a limit without max_running"

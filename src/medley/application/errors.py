@@ -9,6 +9,7 @@
     ├── InvalidTransitionError
     ├── RecurringJobNotFoundError
     ├── BatchNotFoundError
+    ├── LimitNotFoundError
     ├── BatchClosedError
     ├── DuplicateJobError
     ├── WaitTimeoutError
@@ -143,6 +144,14 @@ class RecurringJobNotFoundError(MedleyError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"recurring job {name!r} not found")
+
+
+class LimitNotFoundError(MedleyError):
+    """No limit has this name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"limit {name!r} not found")
 
 
 class BatchNotFoundError(MedleyError):

@@ -4,7 +4,7 @@ does the in-process service for host applications' unit tests."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from medley.application.models.jobs import (
@@ -13,6 +13,7 @@ from medley.application.models.jobs import (
     EnqueueResult,
     JobFilter,
     JobInfo,
+    JobOptions,
     JobPage,
 )
 from medley.application.models.workflows import (
@@ -32,6 +33,22 @@ class BackgroundJobService(Protocol):
         """Enqueue `job` (a registered job, or its name) with these arguments; return its id.
 
         A job declared with a `unique_key` that matches a live job returns that job's id.
+        Raises `UnknownJobError`, `InvalidArgumentsError`, `PayloadTooLargeError`.
+        """
+        ...
+
+    async def enqueue_many(
+        self,
+        job: Any,
+        arg_lists: Iterable[Sequence[Any]],
+        /,
+        *,
+        options: JobOptions | None = None,
+    ) -> builtins.list[int]:
+        """Enqueue `job` once per tuple of positional arguments in `arg_lists`, all with
+        the same `options`, in one transaction (all or none are stored); the ids in input
+        order. The fastest way to enqueue many jobs of one function: `submit_many` is for
+        mixed jobs, keyword arguments and per-job options.
         Raises `UnknownJobError`, `InvalidArgumentsError`, `PayloadTooLargeError`.
         """
         ...

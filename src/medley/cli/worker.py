@@ -55,10 +55,38 @@ def worker(
     database_url: DbUrl = None,
     imports: Imports = None,
     queues: Annotated[
-        str | None, typer.Option(help="Queues in priority order [MEDLEY_QUEUES]")
+        str | None,
+        typer.Option(
+            help="Queues in priority order, each NAME[:SLOTS][@WEIGHT], e.g. ai:4,default:16 "
+            "[MEDLEY_QUEUES]"
+        ),
     ] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Jobs at once per process")] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Jobs at once per process (default: sum of queue slots, else 10)"),
+    ] = None,
     processes: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+    queue_mode: Annotated[
+        str | None,
+        typer.Option(help="strict (queue order) or weighted (by @WEIGHT) [MEDLEY_QUEUE_MODE]"),
+    ] = None,
+    max_rss_mb: Annotated[
+        float | None, typer.Option(help="Stop fetching while RSS is above this (MiB)")
+    ] = None,
+    min_available_mb: Annotated[
+        float | None,
+        typer.Option(help="Stop fetching while available memory is below this (MiB)"),
+    ] = None,
+    max_cpu_percent: Annotated[
+        float | None, typer.Option(help="Stop fetching while machine CPU is above this (%)")
+    ] = None,
+    child_max_jobs: Annotated[
+        int | None, typer.Option(help="Replace a cpu_bound job process after N jobs")
+    ] = None,
+    child_max_rss_mb: Annotated[
+        float | None,
+        typer.Option(help="Replace a cpu_bound job process above this RSS (MiB), after its job"),
+    ] = None,
     metrics_port: Annotated[
         int | None,
         typer.Option(help="Serve /metrics and /health/* on this port [MEDLEY_METRICS_PORT]"),
@@ -72,7 +100,14 @@ def worker(
         processes=processes,
         imports=",".join(imports) if imports else None,
         metrics_port=metrics_port,
+        queue_mode=queue_mode,
+        max_rss_mb=max_rss_mb,
+        min_available_mb=min_available_mb,
+        max_cpu_percent=max_cpu_percent,
+        child_max_jobs=child_max_jobs,
+        child_max_rss_mb=child_max_rss_mb,
     )
+    settings.worker_config()  # bad --queues etc. fail here, once, before any process starts
     configure_logging(settings.log_format, settings.log_level)
     if settings.processes > 1:
         raise typer.Exit(_supervise(settings))
@@ -133,14 +168,31 @@ def _run_supervisor(settings: Settings, env: dict[str, str]) -> int:
         "--queues",
         settings.queues,
         "--concurrency",
-        str(settings.concurrency),
+        str(settings.total_concurrency()),
+        "--queue-mode",
+        settings.queue_mode,
     ]
+    for option in RESOURCE_OPTIONS:
+        value = getattr(settings, option)
+        if value is not None:
+            child += [f"--{option.replace('_', '-')}", str(value)]
     for module in settings.import_list():
         child += ["--import", module]
     supervisor = Supervisor(
         child, settings.processes, stop_timeout=settings.shutdown_grace_seconds + 10, env=env
     )
     return supervisor.run()
+
+
+RESOURCE_OPTIONS = (
+    "max_rss_mb",
+    "min_available_mb",
+    "max_cpu_percent",
+    "child_max_jobs",
+    "child_max_rss_mb",
+)
+"""Settings a supervisor passes on to each child as options (each child applies them to
+itself: thresholds are per worker process)."""
 
 
 def _exit_past_stuck_threads() -> None:
@@ -159,14 +211,14 @@ async def _run_worker(settings: Settings) -> None:
     from medley.infrastructure.jobs.limits import limit
     from medley.infrastructure.jobs.runtime.main import serve_until_signalled
 
-    for name, max_running in settings.limit_map().items():  # MEDLEY_LIMITS, synced at start
-        limit(name, max_running=max_running)
+    for name, spec in settings.limit_map().items():  # MEDLEY_LIMITS, synced at start
+        limit(name, **spec.kwargs())
+    config = settings.worker_config()
     store = await open_store(
         settings.database_url,
         auto_migrate=settings.auto_migrate,
-        pool_max=min(settings.concurrency + 4, 20),
+        pool_max=min(config.concurrency + 4, 20),
     )
-    config = settings.worker_config()
     webhook = _webhook(settings)
     observability = await _observability_server(settings, store)
     ai_configured = _configure_ai(settings, store)

@@ -27,7 +27,7 @@ from medley.infrastructure.jobs.storage.factory import is_sqlite
 from medley.infrastructure.services.background_job_service import JobService
 from medley.infrastructure.services.connect import connect_async
 from medley.web._headers import SecurityHeadersMiddleware
-from medley.web.api import batches, events, jobs, queues, recurring, servers
+from medley.web.api import batches, events, jobs, limits, queues, recurring, servers
 from medley.web.auth.session import SessionSigner
 from medley.web.auth.tokens import TokenAuthority
 from medley.web.auth.users import UserDirectory
@@ -87,7 +87,7 @@ def create_app(
     secret = settings.secret_key or secrets.token_urlsafe(32)
     app.state.sessions = SessionSigner(secret, settings.session_seconds)
     install_error_handlers(app)
-    routers = (jobs, events, queues, servers, recurring, batches)
+    routers = (jobs, events, queues, servers, recurring, batches, limits)
     for router in (module.router for module in routers):
         app.include_router(router)
     dashboard.install(app)
@@ -138,8 +138,8 @@ async def _running(
 async def _start_worker(
     service: JobService, settings: Settings, registry: JobRegistry | None
 ) -> WorkerServer:
-    for name, max_running in settings.limit_map().items():  # MEDLEY_LIMITS, as `medley worker`
-        limit(name, max_running=max_running)
+    for name, spec in settings.limit_map().items():  # MEDLEY_LIMITS, as `medley worker`
+        limit(name, **spec.kwargs())
     if "medley.infrastructure.ai.jobs" in sys.modules:  # the AI jobs use this service and db
         from medley.infrastructure.ai.runtime import configure_for_worker
 

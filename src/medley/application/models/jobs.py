@@ -73,6 +73,9 @@ class JobOptions(BaseModel):
     continue_on: Literal["success", "any"] = "success"
     """`success`: run once every parent succeeded; a parent that ends failed or cancelled
     cancels this job (and its own dependants). `any`: run once every parent is final."""
+    limit_tokens: int | None = Field(default=None, ge=0)
+    """Tokens this run reserves from its limit's token budget when claimed, instead of
+    the job's own estimate (`@job(tokens=...)`); corrected by what it reports using."""
 
     @field_validator("run_at")
     @classmethod

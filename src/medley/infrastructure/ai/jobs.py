@@ -32,7 +32,7 @@ from medley.application.models.workflows import BatchRequest
 from medley.infrastructure.ai.batching import chunk_requests, map_batched
 from medley.infrastructure.ai.documents import UnsupportedDocumentError, read_document
 from medley.infrastructure.ai.fragments import split_fragments
-from medley.infrastructure.ai.llm import LlmRequestError
+from medley.infrastructure.ai.llm import LlmRequestError, estimate_tokens
 from medley.infrastructure.ai.repository import FragmentText, Hit
 from medley.infrastructure.ai.runtime import AiRuntime, is_configured, runtime
 from medley.infrastructure.jobs.context import JobContext
@@ -48,11 +48,19 @@ COMPLETE = "medley.ai.complete"
 DOCUMENT_JOBS = frozenset({EXTRACT, EMBED, FINALIZE})
 LLM_LIMIT = "medley.ai.llm"
 LLM_CONCURRENCY_DEFAULT = 4
-"""Language-model calls in flight at once, cluster-wide (the engine's named limit; change
-it at run time with `medley limits set medley.ai.llm N`). The API's rate limits are kept
-per process by `LlmClient`; this bounds what all workers together have open."""
+"""Language-model calls in flight at once, cluster-wide (the engine's named limit)."""
 
 limit(LLM_LIMIT, max_running=LLM_CONCURRENCY_DEFAULT)
+"""The API's limits, kept by every worker together: the start rate is its requests per
+minute, the token budget its tokens per minute. Set them for the account at hand, e.g.
+`medley limits set medley.ai.llm --max-running 4 --rate 500/min --tokens 40000/min` or
+`MEDLEY_LIMITS="medley.ai.llm=max:4 rate:500/min tokens:40000/min"`; declared here with
+the concurrency cap only, since the right rates depend on the account."""
+
+
+def _complete_tokens(prompt: str, system: str | None = None, max_tokens: int = 256) -> int:
+    """The reservation of a `complete` job (corrected by its reported usage)."""
+    return estimate_tokens(len(prompt) + len(system or ""), max_tokens)
 
 
 @job(
@@ -209,13 +217,15 @@ async def search(ctx: JobContext, text: str, k: int = 5) -> dict[str, Any]:
     timeout="5m",
     discard_on=(LlmRequestError,),
     limit=LLM_LIMIT,
+    tokens=_complete_tokens,
 )
 async def complete(
     ctx: JobContext, prompt: str, system: str | None = None, max_tokens: int = 256
 ) -> dict[str, Any]:
-    """One language-model call within the configured rate limits (see `llm.py`) and the
-    cluster-wide `medley.ai.llm` concurrency limit: 429s snooze without spending an
-    attempt, outages retry, bad requests fail at once."""
+    """One language-model call within the cluster-wide `medley.ai.llm` limit (its cap,
+    requests and tokens per minute; see `llm.py`): the answer's usage replaces the
+    reserved estimate, 429s snooze without spending an attempt and back the limit off,
+    outages retry, bad requests fail at once."""
     rt = await runtime()
     if rt.llm is None:
         raise LlmRequestError("no language-model API is configured (AiConfig.llm)")
@@ -223,6 +233,7 @@ async def complete(
     messages.append({"role": "user", "content": prompt})
     ctx.raise_if_cancelled()
     answer = await rt.llm.complete(messages, max_tokens=max_tokens)
+    ctx.report_usage(tokens=answer.total_tokens)  # replaces the reservation in the budget
     ctx.log.info("completion: %d prompt + %d completion tokens",
                  answer.prompt_tokens, answer.completion_tokens)  # fmt: skip
     return {

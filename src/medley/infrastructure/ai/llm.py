@@ -1,10 +1,13 @@
-"""Calling a language model from a job: an OpenAI-compatible chat client that keeps to
-the API's limits and turns its answers into job control.
+"""Calling a language model from a job: an OpenAI-compatible chat client that turns the
+API's answers into job control. The API's limits are kept cluster-wide by the engine,
+not here: the job runs under a named limit (`medley.ai.llm`) whose start rate is the
+requests per minute and whose token budget is the tokens per minute (see `jobs.py`).
 
-* Before each request the client reserves one request and its estimated tokens against
-  `RateLimiter` (requests and tokens per minute). A short wait is slept; a long one
-  raises `Snooze`, which gives the worker slot back and costs no attempt.
-* HTTP 429 blocks the limiter for `Retry-After` and raises `Snooze(Retry-After)`.
+* A job reserves its estimated tokens when it is claimed (`estimate_tokens`), and
+  reports the answer's `usage.total_tokens` after (`ctx.report_usage`), which replaces
+  the reservation, so the budget counts what the API counted.
+* HTTP 429 raises `Snooze(Retry-After, limit_backoff=True)`: the job gives its slot back
+  without spending an attempt, and no job of its limit starts anywhere until then.
 * 5xx answers, connection errors and the per-request timeout raise `LlmUnavailableError`:
   a failed attempt, retried with the job's backoff.
 * Other 4xx answers raise `LlmRequestError`: the request itself is wrong, so the job
@@ -18,23 +21,26 @@ demo) works without it.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from medley.application.errors import MedleyError
-from medley.infrastructure.ai.limits import RateLimiter
 from medley.infrastructure.jobs.control import Snooze
 
 if TYPE_CHECKING:
     import httpx
 
 CHARS_PER_TOKEN = 4
-"""Prompt tokens are estimated from characters before the call (the usual 4:1 for English);
-the limiter is corrected by nothing more, as the API's own 429 is the backstop."""
+"""Prompt tokens are estimated from characters before the call (the usual 4:1 for
+English); the reported usage corrects the estimate afterwards."""
+
+
+def estimate_tokens(messages_chars: int, max_tokens: int) -> int:
+    """What a call may cost at most, before it is made: the prompt's estimate plus the
+    completion's ceiling. Reserved from the limit's token budget when the job starts."""
+    return messages_chars // CHARS_PER_TOKEN + max_tokens
 
 
 class LlmRequestError(MedleyError):
@@ -55,11 +61,6 @@ class LlmConfig:
     model: str = "gpt-4o-mini"
     timeout_seconds: float = 60.0
     """Per request: connect, send and read together."""
-    requests_per_minute: float = 0
-    """0: no limit of our own."""
-    tokens_per_minute: float = 0
-    max_inline_wait_seconds: float = 2.0
-    """A limiter wait up to this is slept in the job; a longer one snoozes it."""
     default_retry_after_seconds: float = 20.0
     """Snooze after a 429 that carries no usable Retry-After."""
 
@@ -76,6 +77,8 @@ class Completion:
     model: str
     prompt_tokens: int
     completion_tokens: int
+    total_tokens: int
+    """What the API counted against its tokens-per-minute limit (`usage.total_tokens`)."""
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -96,13 +99,12 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 
 
 class LlmClient:
-    """One per process: its limiter is the process's share of the API's limits."""
+    """One per process; the limits are the engine's (see the module docstring)."""
 
     def __init__(self, config: LlmConfig, *, transport: httpx.AsyncBaseTransport | None = None):
         import httpx
 
         self.config = config
-        self.limiter = RateLimiter(config.requests_per_minute, config.tokens_per_minute)
         headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
         self._http = httpx.AsyncClient(
             base_url=config.base_url.rstrip("/") + "/",
@@ -119,28 +121,20 @@ class LlmClient:
     ) -> Completion:
         """One chat completion. Raises `Snooze`, `LlmUnavailableError` or `LlmRequestError`
         as the module docstring describes."""
-        estimate = sum(len(m.get("content", "")) for m in messages) // CHARS_PER_TOKEN
-        await self._reserve(estimate + max_tokens)
         body = {"model": model or self.config.model, "messages": messages, "max_tokens": max_tokens}
         response = await self._post(body)
         if response.status_code == 429:
             delay = retry_after_seconds(response.headers.get("retry-after"))
             delay = self.config.default_retry_after_seconds if delay is None else delay
-            self.limiter.block_for(delay)
-            raise Snooze(delay, f"rate limited by the API (429): retrying in {delay:g}s")
+            raise Snooze(
+                delay, f"rate limited by the API (429): retrying in {delay:g}s", limit_backoff=True
+            )
         if response.status_code >= 500:
             raise LlmUnavailableError(f"the API answered {response.status_code}")
         if response.status_code >= 400:
             raise LlmRequestError(f"the API refused the request ({response.status_code}): "
                                   f"{response.text[:200]}")  # fmt: skip
         return _completion(response.json())
-
-    async def _reserve(self, tokens: int) -> None:
-        deadline = time.monotonic() + self.config.max_inline_wait_seconds
-        while (wait := self.limiter.reserve(tokens)) > 0:
-            if time.monotonic() + wait > deadline:
-                raise Snooze(wait, f"over our own rate limit: retrying in {wait:.1f}s")
-            await asyncio.sleep(wait)
 
     async def _post(self, body: dict[str, Any]) -> httpx.Response:
         import httpx
@@ -159,11 +153,14 @@ def _completion(payload: dict[str, Any]) -> Completion:
     try:
         text = payload["choices"][0]["message"]["content"]
         usage = payload.get("usage") or {}
+        prompt = int(usage.get("prompt_tokens", 0))
+        completion = int(usage.get("completion_tokens", 0))
         return Completion(
             text=str(text),
             model=str(payload.get("model", "")),
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=int(usage.get("total_tokens", prompt + completion)),
         )
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise LlmUnavailableError(f"unexpected answer from the API: {exc!r}") from exc

@@ -7,12 +7,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, NoReturn
 
+from medley.infrastructure.jobs.control import Snooze
 from medley.infrastructure.jobs.storage.port import ProgressUpdate
 from medley.infrastructure.observability.joblog import JobLogger, LineCapture
 
 log = logging.getLogger("medley.job")
+
+RATE_LIMITED_DELAY_DEFAULT = timedelta(seconds=5)
+"""How long `ctx.rate_limited()` backs off when the API did not say (no Retry-After)."""
 
 
 class JobCancelledError(Exception):
@@ -63,6 +68,8 @@ class JobContext:
         """Where this attempt's log lines are stored with the job (None: not stored)."""
         self.log: logging.LoggerAdapter[logging.Logger] = JobLogger(log, self.log_fields, capture)
         """Logs with the job's fields on every record, and stores each line with the job."""
+        self.reported_tokens: float | None = None
+        """Tokens reported with `report_usage` (None: none); written with the outcome."""
 
     @property
     def job_id(self) -> int:
@@ -100,6 +107,22 @@ class JobContext:
         """Cooperative cancellation point for long loops (sync jobs cannot be interrupted)."""
         if self._stop.is_set():
             raise JobCancelledError(self.stop_reason or "cancelled")
+
+    def report_usage(self, *, tokens: float) -> None:
+        """Report tokens this attempt used (e.g. an LLM response's `usage.total_tokens`);
+        calls add up. With the outcome, the total replaces the estimate the job reserved
+        from its limit's token budget when it was claimed, so the budget counts what was
+        really spent. Without a report the reservation stands. Safe from sync jobs."""
+        if tokens < 0:
+            raise ValueError("tokens must be 0 or more")
+        self.reported_tokens = (self.reported_tokens or 0.0) + tokens
+
+    def rate_limited(self, retry_after: str | float | timedelta | None = None) -> NoReturn:
+        """The API answered HTTP 429: snooze this job (no attempt spent) for `retry_after`
+        (its Retry-After; default 5s), and block every start of the job's named limit,
+        cluster-wide, until then. Raises `Snooze`; call it as the last thing."""
+        delay = RATE_LIMITED_DELAY_DEFAULT if retry_after is None else retry_after
+        raise Snooze(delay, "rate limited by the API", limit_backoff=True)
 
     def request_stop(self, reason: str) -> None:
         if not self._stop.is_set():

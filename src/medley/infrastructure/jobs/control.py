@@ -18,9 +18,14 @@ class Retry(Exception):
 
 class Snooze(Exception):
     """Come back after `delay` without spending an attempt: the answer to an HTTP 429 or
-    a resource that is not ready yet."""
+    a resource that is not ready yet. With `limit_backoff=True` (what
+    `ctx.rate_limited(...)` raises) no job of this job's named limit starts anywhere in
+    the cluster until then either: the API said the whole account is over its rate."""
 
-    def __init__(self, delay: str | float | timedelta, reason: str = "") -> None:
+    def __init__(
+        self, delay: str | float | timedelta, reason: str = "", *, limit_backoff: bool = False
+    ) -> None:
         parsed = parse_duration(delay)
         self.delay = parsed if parsed is not None else timedelta(0)
+        self.limit_backoff = limit_backoff
         super().__init__(reason or f"snoozed for {self.delay.total_seconds():g}s")

@@ -139,7 +139,84 @@ def build_insert(
         timeout_seconds=timeout.total_seconds() if timeout else None,
         unique_key=options.unique_key,
         tags=options.tags,
-        meta={**enqueue_meta(), **limit_meta(definition, args, kwargs)},
+        meta={**enqueue_meta(), **limit_meta(definition, args, kwargs, options.limit_tokens)},
         depends_on=tuple(dict.fromkeys(options.depends_on)),
         continue_on=options.continue_on,
     )
+
+
+def build_insert_many(
+    definition: JobDefinition[Any, Any],
+    arg_lists: Sequence[Sequence[Any]],
+    options: JobOptions,
+    *,
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    now: datetime | None = None,
+) -> list[JobInsertParams]:
+    """`build_insert` for many calls of one job with the same options, positional
+    arguments only. Everything that depends on the definition and the options (state,
+    queue, timeout, the caller's context, the limit) is worked out once by the first
+    job's `build_insert`; the others pay only for the argument check, the JSON encoding
+    and the size check: bulk enqueue spent more time validating than inserting.
+    Raises before anything is written, like `build_insert`."""
+    if not arg_lists:
+        return []
+    for args in arg_lists:
+        if not isinstance(args, tuple | list):
+            raise InvalidArgumentsError(
+                f"each item of a bulk enqueue of job {definition.name!r} is a tuple of its "
+                f"positional arguments, not {type(args).__name__}"
+            )
+    first = build_insert(
+        definition, arg_lists[0], {}, options, max_payload_bytes=max_payload_bytes, now=now
+    )
+    spec = _arg_spec(definition.func, definition.takes_context)
+    keyed = definition.limit is not None and (
+        definition.limit_key_arg is not None or callable(definition.limit_tokens)
+    )  # the limit's meta differs per job: its key, or tokens estimated from the arguments
+    shared_meta = first.meta
+    caller_meta = enqueue_meta()
+    what = f"arguments of job {definition.name!r}"
+    no_kwargs: dict[str, Any] = {}
+    kwargs_json = first.payload_json[1]
+    # A str's UTF-8 form is at most 4 bytes per character: most payloads are far enough
+    # below the limit to skip encoding them just to count.
+    cheap_below = (max_payload_bytes - len(kwargs_json)) // 4
+    params = [first]
+    append = params.append
+    for args in arg_lists[1:]:
+        problem = spec.check(args, no_kwargs) if spec is not None else None
+        if problem is not None:
+            raise InvalidArgumentsError(f"bad arguments for job {definition.name!r}: {problem}")
+        args_json = encode_json(list(args), what)
+        if len(args_json) > cheap_below:
+            size = len(args_json.encode()) + len(kwargs_json.encode())
+            if size > max_payload_bytes:
+                raise PayloadTooLargeError(size, max_payload_bytes)
+        meta = (
+            # Built afresh, not over the first job's: a key it lacks (no token estimate)
+            # must not be inherited.
+            {**caller_meta, **limit_meta(definition, args, no_kwargs, options.limit_tokens)}
+            if keyed
+            else shared_meta
+        )
+        append(
+            JobInsertParams(
+                job=first.job,
+                queue=first.queue,
+                priority=first.priority,
+                state=first.state,
+                args=list(args),
+                kwargs={},
+                payload_json=(args_json, kwargs_json),
+                run_at=first.run_at,
+                max_attempts=first.max_attempts,
+                timeout_seconds=first.timeout_seconds,
+                unique_key=first.unique_key,
+                tags=first.tags,
+                meta=meta,
+                depends_on=first.depends_on,
+                continue_on=first.continue_on,
+            )
+        )
+    return params

@@ -46,6 +46,9 @@ class JobDefinition(Generic[P, R]):
     """A named concurrency limit (`medley.limit`): its jobs run only while it has room."""
     limit_key_arg: str | None = None
     """The argument whose value keys the limit (`max_running` per value)."""
+    limit_tokens: int | Callable[..., int] | None = field(default=None, compare=False)
+    """Tokens a run reserves from its limit's token budget when claimed (a number, or a
+    function of the job's arguments); `ctx.report_usage(tokens=...)` corrects it."""
 
     def should_retry(self, exc: BaseException) -> bool:
         if self.discard_on and isinstance(exc, self.discard_on):
@@ -142,6 +145,7 @@ def job(
     discard_on: tuple[type[BaseException], ...] = (),
     limit: str | None = None,
     limit_key_arg: str | None = None,
+    tokens: int | Callable[..., int] | None = None,
     registry: JobRegistry | None = None,
 ) -> Callable[[Callable[P, R]], JobDefinition[P, R]]: ...
 
@@ -161,6 +165,7 @@ def job(
     discard_on: tuple[type[BaseException], ...] = (),
     limit: str | None = None,
     limit_key_arg: str | None = None,
+    tokens: int | Callable[..., int] | None = None,
     registry: JobRegistry | None = None,
 ) -> Any:
     """Declare a job. Usable bare (`@job`) or with options (`@job(queue="ai")`).
@@ -169,6 +174,8 @@ def job(
     refactors. `cpu_bound=True` runs a sync job in a worker process instead of a thread.
     `limit="llm"` runs it only while the named concurrency limit has room, cluster-wide;
     with `limit_key_arg="tenant_id"` the limit holds per value of that argument.
+    `tokens=500` (or a function of the job's arguments) is what a run reserves from the
+    limit's token budget until it reports its real usage (`ctx.report_usage`).
     """
 
     def decorate(f: Callable[P, R]) -> JobDefinition[P, R]:
@@ -179,6 +186,8 @@ def job(
             raise ConfigError("cpu_bound jobs must be plain (sync) functions")
         if limit_key_arg is not None and limit is None:
             raise ConfigError("limit_key_arg needs a limit")
+        if tokens is not None and limit is None:
+            raise ConfigError("tokens needs a limit")
         definition: JobDefinition[P, R] = JobDefinition(
             name=name or _qualname(f),
             func=f,
@@ -194,6 +203,7 @@ def job(
             discard_on=discard_on,
             limit=limit,
             limit_key_arg=limit_key_arg,
+            limit_tokens=tokens,
         )
         (registry or DEFAULT_REGISTRY).register(definition)
         return definition

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +26,17 @@ from medley.application.models.jobs import (
     JobState,
 )
 from medley.application.models.observability import JobLogLine, JobLogs
-from medley.infrastructure.jobs.payload import DEFAULT_MAX_PAYLOAD_BYTES, build_insert
+from medley.infrastructure.jobs.payload import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    build_insert,
+    build_insert_many,
+)
 from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY, JobRegistry
 from medley.infrastructure.jobs.states import RETRYABLE
 from medley.infrastructure.jobs.storage.port import (
     JobBulkParams,
     JobInsertParams,
+    JobInsertResult,
     JobListParams,
     JobLogListParams,
     JobStore,
@@ -42,6 +47,7 @@ from medley.infrastructure.services._mapping import job_info
 if TYPE_CHECKING:
     from medley.infrastructure.observability.metrics import JobMetrics
 from medley.infrastructure.services._limits import LimitMethods
+from medley.infrastructure.services._servers import ServerMethods
 from medley.infrastructure.services._workflows import WorkflowMethods
 
 WAIT_POLL_MIN = 0.01
@@ -53,7 +59,7 @@ BULK_BATCH = 1000
 never holds one long lock."""
 
 
-class JobService(WorkflowMethods, LimitMethods):
+class JobService(WorkflowMethods, LimitMethods, ServerMethods):
     """The engine-backed `BackgroundJobService`. Safe to share across tasks.
 
     `on_enqueued` callbacks run after a commit with the queues that got runnable jobs, and
@@ -109,7 +115,7 @@ class JobService(WorkflowMethods, LimitMethods):
         params = build_insert(
             definition, args, kwargs, JobOptions(), max_payload_bytes=self.max_payload_bytes
         )
-        return (await self._insert([params], None))[0].id
+        return (await self._insert_rows([params], None))[0].id
 
     async def enqueue_with(
         self,
@@ -125,7 +131,28 @@ class JobService(WorkflowMethods, LimitMethods):
         params = build_insert(
             definition, args, kwargs, options, max_payload_bytes=self.max_payload_bytes
         )
-        return (await self._insert([params], None))[0].id
+        return (await self._insert_rows([params], None))[0].id
+
+    async def enqueue_many(
+        self,
+        job: Any,
+        arg_lists: Iterable[Sequence[Any]],
+        /,
+        *,
+        options: JobOptions | None = None,
+    ) -> list[int]:
+        """Enqueue one job many times, one call per tuple of positional arguments, all in
+        one transaction; the ids in input order. The fast bulk path: the definition and
+        the options are resolved once, not per job (see `build_insert_many`)."""
+        await self.open()
+        definition = self.registry.resolve(job)
+        params = build_insert_many(
+            definition,
+            list(arg_lists),
+            options or JobOptions(),
+            max_payload_bytes=self.max_payload_bytes,
+        )
+        return [r.id for r in await self._insert_rows(params, None)] if params else []
 
     async def submit(
         self, request: EnqueueRequest, *, connection: object | None = None
@@ -151,6 +178,14 @@ class JobService(WorkflowMethods, LimitMethods):
     async def _insert(
         self, params: list[JobInsertParams], connection: object | None
     ) -> list[EnqueueResult]:
+        rows = await self._insert_rows(params, connection)
+        return [EnqueueResult(id=r.id, state=r.state, existing=r.existing) for r in rows]
+
+    async def _insert_rows(
+        self, params: list[JobInsertParams], connection: object | None
+    ) -> list[JobInsertResult]:
+        """Store the jobs; the store's results (the id-only callers skip building an
+        `EnqueueResult` model per job)."""
         with tracing.enqueue_span([p.job for p in params], [p.queue for p in params]) as trace:
             if trace:  # the attempt's span links back to this one
                 params = [replace(p, meta={**p.meta, **trace}) for p in params]
@@ -160,7 +195,7 @@ class JobService(WorkflowMethods, LimitMethods):
             queues = {p.queue for p in params if p.state is JobState.ENQUEUED}
             for callback in self.on_enqueued:
                 callback(queues)
-        return [EnqueueResult(id=r.id, state=r.state, existing=r.existing) for r in rows]
+        return rows
 
     # --- follow -----------------------------------------------------------------------
 

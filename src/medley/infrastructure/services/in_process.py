@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -28,7 +28,11 @@ from medley.application.models.jobs import (
     JobState,
     StateChangeReason,
 )
-from medley.infrastructure.jobs.payload import DEFAULT_MAX_PAYLOAD_BYTES, build_insert
+from medley.infrastructure.jobs.payload import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    build_insert,
+    build_insert_many,
+)
 from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY, JobRegistry
 from medley.infrastructure.jobs.runtime.executor import JobExecutor
 from medley.infrastructure.jobs.states import CANCELLABLE, RETRYABLE
@@ -69,6 +73,23 @@ class InProcessJobService(InProcessWorkflows):
             definition, args, kwargs, options, max_payload_bytes=self.max_payload_bytes
         )
         return (await self._insert(params)).id
+
+    async def enqueue_many(
+        self,
+        job: Any,
+        arg_lists: Iterable[Sequence[Any]],
+        /,
+        *,
+        options: JobOptions | None = None,
+    ) -> list[int]:
+        definition = self.registry.resolve(job)
+        params = build_insert_many(
+            definition,
+            list(arg_lists),
+            options or JobOptions(),
+            max_payload_bytes=self.max_payload_bytes,
+        )
+        return [(await self._insert(p)).id for p in params]
 
     async def submit(
         self, request: EnqueueRequest, *, connection: object | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from medley.application.models.jobs import (
@@ -49,6 +49,16 @@ class SyncJobService:
 
     def enqueue_with(self, job: Any, /, *args: Any, options: JobOptions, **kwargs: Any) -> int:
         return self._run(self._service.enqueue_with(job, *args, options=options, **kwargs))
+
+    def enqueue_many(
+        self,
+        job: Any,
+        arg_lists: Iterable[Sequence[Any]],
+        /,
+        *,
+        options: JobOptions | None = None,
+    ) -> list[int]:
+        return self._run(self._service.enqueue_many(job, arg_lists, options=options))
 
     def submit(self, request: EnqueueRequest) -> EnqueueResult:
         return self._run(self._service.submit(request))

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from medley.application.models.jobs import JobState
+from medley.application.models.servers import QueueSlots
 
 
 class EnqueueBody(BaseModel):
@@ -80,6 +81,13 @@ class ServerBody(BaseModel):
     running: int
     cpu_percent: float
     rss_bytes: int
+    slots: dict[str, QueueSlots] = Field(
+        default_factory=dict, description="Running jobs per queue against its cap"
+    )
+    throttled: bool = Field(
+        default=False, description="Fetching paused: memory or CPU crossed a threshold"
+    )
+    throttle_reason: str | None = None
     started_at: datetime
     heartbeat_at: datetime
     heartbeat_age_seconds: float

@@ -135,13 +135,15 @@ class JobExecutor:
         except JobCancelledError:
             return self._stopped(row, ctx)
         except Snooze as exc:
+            run_at = self.clock() + exc.delay
             return self._completion(
                 row,
                 ctx,
                 JobState.SCHEDULED,
                 StateChangeReason.SNOOZED,
-                run_at=self.clock() + exc.delay,
+                run_at=run_at,
                 release=True,
+                limit_blocked_until=run_at if exc.limit_backoff else None,  # 429: limit too
             )
         except Retry as exc:
             return self._failed(
@@ -281,5 +283,6 @@ class JobExecutor:
             progress_fraction=fraction,
             progress_message=message,
             duration=time.monotonic() - ctx.started,
+            limit_tokens=ctx.reported_tokens,  # replaces the limit's reservation
             **fields,
         )

@@ -4,18 +4,27 @@
 breaks the whole pool. Here each child runs one job at a time over a pipe: a timeout or a
 cancel kills just that child, a crash (segfault, `os._exit`, out of memory) fails just that
 job, and a fresh child takes the slot on the next job.
+
+Recycling is the cure for leaky libraries (ML frameworks that keep caches, C extensions
+that never free): a child is retired after `max_jobs` jobs or once its RSS is above
+`max_rss_mb`, always between jobs, never during one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
+
+import psutil
+
+log = logging.getLogger("medley.worker")
 
 KILL_GRACE_SECONDS = 2.0
 CHILD_MODULE = "medley.infrastructure.jobs.runtime._child"
@@ -51,6 +60,14 @@ class _Child:
         os.close(to_parent_w)
         self.sender = Connection(to_child_w, readable=False)
         self.conn = Connection(to_parent_r, writable=False)
+        self.jobs = 0
+        """Jobs this child has finished."""
+
+    def rss_bytes(self) -> int:
+        try:
+            return int(psutil.Process(self.process.pid).memory_info().rss)
+        except psutil.Error:
+            return 0
 
     def kill(self) -> None:
         self.process.terminate()
@@ -69,11 +86,20 @@ def _kill_started(starting: asyncio.Future[_Child]) -> None:
 
 
 class ProcessRunner:
-    """Up to `size` children, started on first use and reused while healthy."""
+    """Up to `size` children, started on first use and reused while healthy and within
+    the recycling bounds (`max_jobs` jobs, `max_rss_mb` MiB of RSS; None: unbounded)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(
+        self, size: int, *, max_jobs: int | None = None, max_rss_mb: float | None = None
+    ) -> None:
         if size < 1:
             raise ValueError("a process runner needs at least one process")
+        if (max_jobs is not None and max_jobs < 1) or (max_rss_mb is not None and max_rss_mb <= 0):
+            raise ValueError("child recycling bounds must be positive")
+        self.max_jobs = max_jobs
+        self.max_rss_mb = max_rss_mb
+        self.recycled = 0
+        """Children retired by the recycling bounds (tests, logs)."""
         self._slots = asyncio.Semaphore(size)
         self._idle: list[_Child] = []
         self._busy: set[_Child] = set()
@@ -113,7 +139,14 @@ class ProcessRunner:
             finally:
                 self._busy.discard(child)
                 if healthy:
-                    self._idle.append(child)
+                    child.jobs += 1
+                    reason = self._recycle_reason(child)
+                    if reason is None:
+                        self._idle.append(child)
+                    else:
+                        self.recycled += 1
+                        log.info("recycling job process pid %d: %s", child.process.pid, reason)
+                        await asyncio.shield(asyncio.to_thread(child.kill))
                 else:
                     # Shielded: a second cancel (a repeated cancel request, shutdown) must
                     # not leave the child running.
@@ -121,6 +154,16 @@ class ProcessRunner:
         if kind == "ok":
             return payload[0]
         raise RemoteJobError(*payload[0])
+
+    def _recycle_reason(self, child: _Child) -> str | None:
+        """Why `child`, between jobs, must be retired; None to keep it."""
+        if self.max_jobs is not None and child.jobs >= self.max_jobs:
+            return f"{child.jobs} jobs done (max {self.max_jobs})"
+        if self.max_rss_mb is not None:
+            rss_mb = child.rss_bytes() / (1024 * 1024)
+            if rss_mb > self.max_rss_mb:
+                return f"rss {rss_mb:.0f} MB > {self.max_rss_mb:g} MB"
+        return None
 
     @staticmethod
     async def _spawn() -> _Child:

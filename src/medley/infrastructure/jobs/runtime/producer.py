@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from medley.application.errors import StorageError
 from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure.jobs.context import JobContext
 from medley.infrastructure.jobs.runtime.completer import BatchCompleter
 from medley.infrastructure.jobs.runtime.executor import STOP_CANCEL, STOP_SHUTDOWN, JobExecutor
+from medley.infrastructure.jobs.runtime.queues import QueueMode, QueueOrder, QueueSlots
+from medley.infrastructure.jobs.runtime.throttle import Throttle
 from medley.infrastructure.jobs.storage.port import JobCompletion, JobFetchParams, JobRow, JobStore
 
 log = logging.getLogger("medley.worker")
@@ -26,6 +28,10 @@ class ProducerConfig:
     queues: Sequence[str]
     concurrency: int
     poll_seconds: float
+    queue_slots: Mapping[str, int] = field(default_factory=dict)
+    """Per-queue caps on running jobs (queues not named share the total only)."""
+    queue_weights: Mapping[str, int] = field(default_factory=dict)
+    queue_mode: QueueMode = "strict"
 
     def __post_init__(self) -> None:
         if not self.queues:
@@ -46,6 +52,7 @@ class Producer:
         *,
         worker_id: str,
         on_job_started: Callable[[JobRow], None] | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -54,6 +61,9 @@ class Producer:
         self.worker_id = worker_id
         self.on_job_started = on_job_started
         self.running: dict[int, tuple[asyncio.Task[None], JobContext]] = {}
+        self.slots = QueueSlots(config.queues, config.queue_slots, config.concurrency)
+        self.order = QueueOrder(config.queues, config.queue_weights, config.queue_mode)
+        self.throttle = throttle
         self._wake = asyncio.Event()
         self._fetch_lock = asyncio.Lock()
         self._stopping = False
@@ -66,22 +76,33 @@ class Producer:
     def free_slots(self) -> int:
         return self.config.concurrency - len(self.running)
 
+    @property
+    def throttled(self) -> bool:
+        """Fetching is paused for resource pressure (see `throttle.py`)."""
+        return self.throttle is not None and self.throttle.check() is not None
+
     def wake(self) -> None:
         self._wake.set()
 
     async def fetch_once(self) -> int:
-        """Claim and start up to `free_slots` jobs, queue by queue in priority order.
-        Serialised, so that concurrent callers never claim more than the free slots."""
+        """Claim and start up to `free_slots` jobs, queue by queue in priority order, each
+        queue up to its own free slots; nothing while throttled. Serialised, so that
+        concurrent callers never claim more than the free slots."""
         async with self._fetch_lock:
             return await self._fetch_unlocked()
 
     async def _fetch_unlocked(self) -> int:
         started = 0
         self._maybe_more = False
-        for queue in self.config.queues:
-            free = min(self.free_slots, FETCH_BATCH_MAX)
-            if free <= 0 or self._stopping:
+        # The order is taken only when something can start, so that weighted turns are
+        # spent on real fetches.
+        can_start = self.free_slots > 0 and not self._stopping and not self.throttled
+        for queue in self.order.next() if can_start else []:
+            if self.free_slots <= 0 or self._stopping:
                 break
+            free = min(self.slots.free(queue), FETCH_BATCH_MAX)
+            if free <= 0:
+                continue  # this queue is at its own cap; the others may still run
             rows = await self.store.job_fetch_available(
                 JobFetchParams(queue=queue, limit=free, worker_id=self.worker_id)
             )
@@ -91,7 +112,10 @@ class Producer:
             started += len(rows)
             if len(rows) == free:
                 self._maybe_more = True
-                break  # this queue may hold more; refill from it first next time
+                # It may hold more; unless its own cap stopped it, refill from it first
+                # next time rather than letting a lower queue in.
+                if self.slots.free(queue) == self.free_slots:
+                    break
         self._saturated = self.free_slots <= 0
         self.last_fetch_empty = started == 0
         return started
@@ -100,7 +124,7 @@ class Producer:
         delay = 0.05
         while not self._stopping:
             self._wake.clear()
-            if self.free_slots > 0:
+            if self.free_slots > 0 and not self.throttled:
                 try:
                     started = await self.fetch_once()
                     delay = 0.05
@@ -112,13 +136,22 @@ class Producer:
                 if started and self._maybe_more:
                     continue  # a queue filled the whole batch: there may be more
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), self._idle_seconds())
             await asyncio.sleep(0)  # let jobs finishing in this same tick free their slots
+
+    def _idle_seconds(self) -> float:
+        """A throttled worker looks again at the next sample, not the next poll; jobs held
+        back by a start rate or a 429 block, when they may start (no sooner: no spin)."""
+        if self.throttle is not None and self.throttle.throttled:
+            return min(self.config.poll_seconds, self.throttle.config.sample_seconds)
+        hints = (self.store.limit_wait_hint(queue) for queue in self.config.queues)
+        return min([self.config.poll_seconds, *(h for h in hints if h is not None)])
 
     def _start(self, row: JobRow) -> None:
         ctx = self.executor.context_for(row)
         task = asyncio.create_task(self._run_job(row, ctx), name=f"medley-job-{row.id}")
         self.running[row.id] = (task, ctx)
+        self.slots.take(row.queue)
         if self.on_job_started is not None:
             self.on_job_started(row)
 
@@ -136,7 +169,7 @@ class Producer:
             )
         finally:
             self.running.pop(row.id, None)
-            if self._saturated or self._stopping:
+            if self.slots.give_back(row.queue) or self._saturated or self._stopping:
                 self._wake.set()
         self.completer.submit(completion)
 

@@ -36,6 +36,14 @@ from medley.infrastructure.jobs.runtime.leader import LEADER_INTERVAL_DEFAULT, L
 from medley.infrastructure.jobs.runtime.process_runner import ProcessRunner
 from medley.infrastructure.jobs.runtime.producer import Producer, ProducerConfig
 from medley.infrastructure.jobs.runtime.progress import ProgressFlusher
+from medley.infrastructure.jobs.runtime.queues import (
+    QueueMode,
+    QueueSpec,
+    format_queue_spec,
+    merge_queue_specs,
+    total_slots,
+)
+from medley.infrastructure.jobs.runtime.throttle import Sampler, Throttle, ThrottleConfig
 from medley.infrastructure.jobs.storage.port import (
     CHANNEL_CANCEL,
     CHANNEL_JOBS,
@@ -61,7 +69,24 @@ log = logging.getLogger("medley.worker")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerConfig:
     queues: Sequence[str] = ("default",)
-    concurrency: int = 10
+    """Queues in priority order, each `NAME[:SLOTS][@WEIGHT]` (see `runtime/queues.py`);
+    normalised to bare names, the caps and weights moving to `queue_slots` and
+    `queue_weights`."""
+    concurrency: int = 0
+    """Jobs at once in this process. 0 (default): the sum of the per-queue caps when
+    every queue has one, else 10."""
+    queue_slots: Mapping[str, int] = field(default_factory=dict)
+    """Most running jobs per queue in this process (merged with caps given in `queues`)."""
+    queue_weights: Mapping[str, int] = field(default_factory=dict)
+    queue_mode: QueueMode = "strict"
+    """`strict`: always ask the first queue first. `weighted`: smooth weighted round-robin
+    over the queue weights, so a flooded queue cannot starve the others."""
+    throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
+    """Resource thresholds beyond which this worker stops fetching (default: none)."""
+    child_max_jobs: int | None = None
+    """Recycle a `cpu_bound` child process after this many jobs (None: never)."""
+    child_max_rss_mb: float | None = None
+    """Recycle a `cpu_bound` child process, after its job, once its RSS is above this."""
     poll_seconds: float = 5.0
     heartbeat_seconds: float = 10.0
     lease_seconds: float = 60.0
@@ -84,6 +109,15 @@ class WorkerConfig:
     def __post_init__(self) -> None:
         if self.lease_seconds <= self.heartbeat_seconds:
             raise ValueError("lease_seconds must be longer than heartbeat_seconds")
+        specs = merge_queue_specs(self.queues, self.queue_slots, self.queue_weights)
+        # Frozen for callers; normalised once here.
+        object.__setattr__(self, "queues", tuple(s.name for s in specs))
+        object.__setattr__(self, "queue_slots", {s.name: s.slots for s in specs if s.slots})
+        object.__setattr__(self, "queue_weights", {s.name: s.weight for s in specs})
+        object.__setattr__(self, "concurrency", total_slots(specs, self.concurrency))
+
+    def queue_specs(self) -> list[QueueSpec]:
+        return merge_queue_specs(self.queues, self.queue_slots, self.queue_weights)
 
 
 def new_worker_id() -> str:
@@ -104,7 +138,10 @@ class WorkerServer:
         on_outcomes_written: Callable[[list[JobCompletion], set[int]], None] | None = None,
         notifications: FailureNotifications | None = None,
         metrics: JobMetrics | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
+        """`sampler` reads memory and CPU for throttling (default: psutil); tests inject
+        their own to drive pressure deterministically."""
         self.store = store
         self.metrics = metrics or DEFAULT_METRICS
         self.registry = registry or DEFAULT_REGISTRY
@@ -113,7 +150,11 @@ class WorkerServer:
         c = self.config
         self._threads = ThreadPoolExecutor(c.concurrency, thread_name_prefix="medley-job")
         cpu = (os.cpu_count() or 1) if c.cpu_processes is None else c.cpu_processes
-        self._processes = ProcessRunner(cpu) if cpu else None
+        self._processes = (
+            ProcessRunner(cpu, max_jobs=c.child_max_jobs, max_rss_mb=c.child_max_rss_mb)
+            if cpu
+            else None
+        )
         self.progress = ProgressFlusher(store, self.worker_id, interval=c.progress_flush_seconds)
         self.notifications = notifications or DEFAULT_NOTIFICATIONS
         test_hook = on_outcomes_written
@@ -146,13 +187,22 @@ class WorkerServer:
             if started_hook is not None:
                 started_hook(row)
 
+        self.throttle = Throttle(c.throttle, sampler)
         self.producer = Producer(
             store,
             self.executor,
             self.completer,
-            ProducerConfig(queues=c.queues, concurrency=c.concurrency, poll_seconds=c.poll_seconds),
+            ProducerConfig(
+                queues=c.queues,
+                concurrency=c.concurrency,
+                poll_seconds=c.poll_seconds,
+                queue_slots=c.queue_slots,
+                queue_weights=c.queue_weights,
+                queue_mode=c.queue_mode,
+            ),
             worker_id=self.worker_id,
             on_job_started=job_started,
+            throttle=self.throttle,
         )
         self.heartbeat = Heartbeat(
             store,
@@ -162,6 +212,8 @@ class WorkerServer:
             interval=c.heartbeat_seconds,
             running=lambda: len(self.producer.running),
             reconcile=self._reconcile,
+            slots=self.producer.slots.usage,
+            throttle=self.throttle.check,
         )
         self.rescuer = JobRescuer(
             store,
@@ -252,9 +304,10 @@ class WorkerServer:
         self.leader.start()
         self._producer_task = asyncio.create_task(self.producer.run(), name="medley-producer")
         log.info(
-            "worker %s serving queues %s with %d slots",
+            "worker %s serving queues %s (%s) with %d slots",
             self.worker_id,
-            ",".join(self.config.queues),
+            ",".join(format_queue_spec(s) for s in self.config.queue_specs()),
+            self.config.queue_mode,
             self.config.concurrency,
         )
 
@@ -263,7 +316,11 @@ class WorkerServer:
         scheduled and due) and none is running or waiting for its outcome to be written."""
 
         def settled() -> bool:
-            return not self.producer.running and self.completer.backlog == 0
+            return (
+                not self.producer.running
+                and self.completer.backlog == 0
+                and not self.producer.throttled  # a paused worker has not drained its queues
+            )
 
         async def idle() -> None:
             while True:

@@ -14,6 +14,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from medley.application.models.jobs import JobState, StateChangeReason
+from medley.infrastructure.jobs.storage.limit_records import (  # re-exported: part of the port
+    LimitParams as LimitParams,
+)
+from medley.infrastructure.jobs.storage.limit_records import LimitRow as LimitRow
+from medley.infrastructure.jobs.storage.limit_records import LimitUsageRow as LimitUsageRow
 
 NotificationCallback = Callable[[str, str], None]
 """Called with (channel, payload) for each notification a listener receives."""
@@ -143,6 +148,11 @@ class JobCompletion:
     queue: str = ""
     duration: float | None = None
     """How long the attempt ran, in seconds: not written, carried for metrics."""
+    limit_tokens: float | None = None
+    """Tokens the attempt reported using (`ctx.report_usage`): they replace its
+    reservation in its limit's token budget. None: the reservation stands."""
+    limit_blocked_until: datetime | None = None
+    """The job got HTTP 429 (`ctx.rate_limited`): no job of its limit starts before this."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,6 +219,10 @@ class ServerParams:
     rss_bytes: int
     started_at: datetime
     info: dict[str, Any] = field(default_factory=dict)
+    """Free-form; `throttle_reason` says why a throttled worker paused."""
+    slots: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per queue `{"busy": n, "max": m}` in this worker process."""
+    throttled: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,6 +237,9 @@ class ServerRow:
     rss_bytes: int
     started_at: datetime
     heartbeat_at: datetime
+    slots: dict[str, dict[str, int]] = field(default_factory=dict)
+    throttled: bool = False
+    throttle_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,10 +521,10 @@ class JobStore(Protocol):
         ...
 
     # --- limits -----------------------------------------------------------------------
-    # Global concurrency limits are enforced inside `job_fetch_available` (slots taken in
-    # the claiming statement/transaction), `job_set_state_if_processing` and `job_rescue`
-    # (slots given back by the write that ends `processing`). These methods manage the
-    # definitions that every worker reads from the database.
+    # Named limits are enforced inside `job_fetch_available` (slots, starts and token
+    # reservations taken in the claiming statement/transaction), `job_rescue` and
+    # `job_set_state_if_processing` (slots given back, reported tokens and 429 blocks
+    # applied). These methods manage the definitions every worker reads from the database.
 
     async def limit_upsert(self, params: LimitParams) -> bool:
         """Define or change a limit; takes effect at every worker's next fetch. A `code`
@@ -525,6 +542,14 @@ class JobStore(Protocol):
 
     async def limit_usage(self, name: str) -> list[LimitUsageRow]:
         """The keys of a limit that hold slots now, by key."""
+        ...
+
+    def limit_wait_hint(self, queue: str) -> float | None:
+        """Seconds until a job of `queue` that a start rate or a 429 block held back at the
+        last fetch may start; None if none was held back by time, or that time has
+        passed without a fetch to renew it. No I/O: the producer
+        sleeps no longer than this instead of a whole poll interval (a full bucket holds
+        one period's starts, so a poll longer than the period would lose some)."""
         ...
 
 
@@ -759,44 +784,3 @@ class RecurringFireParams:
     expected_next_run_at: datetime | None = None
     """Compare-and-set guard; None for a manual trigger, which leaves the schedule alone."""
     next_run_at: datetime | None = None
-
-
-# --- limits -------------------------------------------------------------------------------
-# Named concurrency limits. The methods are declared on `JobStore` below the same marker.
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LimitParams:
-    name: str
-    max_running: int
-    """Jobs of this limit (per key, for a keyed limit) processing at once, cluster-wide;
-    0 holds them all."""
-    source: str = "runtime"
-    """`code` (synced by workers from `medley.limit` declarations at start) or `runtime`
-    (CLI, service API): a `code` upsert never replaces a `runtime` definition."""
-
-    def __post_init__(self) -> None:
-        if self.max_running < 0:
-            raise ValueError("max_running must be 0 or more")
-        if self.source not in ("code", "runtime"):
-            raise ValueError("source is 'code' or 'runtime'")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LimitRow:
-    name: str
-    max_running: int
-    source: str
-    running: int
-    """Slots in use now, summed over the keys."""
-    busy_keys: int
-    """Keys holding at least one slot."""
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LimitUsageRow:
-    name: str
-    key: str
-    """'' for a limit without key."""
-    running: int

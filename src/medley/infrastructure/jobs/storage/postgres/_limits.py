@@ -1,13 +1,21 @@
-"""Global concurrency limits on PostgreSQL: which fetch statement a queue needs, and the
-rows of the limit queries. The slots themselves are taken and given back inside single
-statements (job_fetch_available_limited, job_set_state_if_processing, job_rescue)."""
+"""Named limits on PostgreSQL: which fetch statement a queue needs, the `limit_*` methods
+of the store, and what finished attempts report to their limits. Slots, starts and token
+reservations are taken and given back inside single statements
+(job_fetch_available_limited with medley_limit_grant, job_set_state_if_processing,
+job_rescue)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, LiteralString
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, LiteralString
 
-from medley.infrastructure.jobs.storage.port import JobRow, LimitRow
+from medley.infrastructure.jobs.storage.limit_records import (
+    LimitParams,
+    LimitRow,
+    LimitUsageRow,
+    LimitWaits,
+)
+from medley.infrastructure.jobs.storage.port import JobCompletion, JobRow
 from medley.infrastructure.jobs.storage.postgres._rows import job_row
 
 
@@ -19,10 +27,71 @@ def limit_row(r: dict[str, Any]) -> LimitRow:
         running=int(r["running"]),
         busy_keys=int(r["busy_keys"]),
         updated_at=r["updated_at"],
+        rate=r["rate"],
+        tokens=r["tokens"],
+        period_seconds=float(r["period_seconds"]),
+        blocked_until=r["blocked_until"],
+        starts_used=float(r["starts_used"]),
+        tokens_used=float(r["tokens_used"]),
     )
 
 
 Fetch = Callable[[LiteralString, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
+
+
+async def report(run: Fetch, completions: Sequence[JobCompletion], written: Sequence[int]) -> None:
+    """Apply what the written attempts tell their limits (tokens reported, 429 blocks) with
+    limit_report, after their outcomes: one statement, and none at all in the usual case
+    where no attempt reported anything. Not in the outcome's transaction (the outcome's
+    fast path is autocommit): a crash between the two loses only a budget correction."""
+    done = set(written)
+    items = [
+        c
+        for c in completions
+        if c.id in done and (c.limit_tokens is not None or c.limit_blocked_until is not None)
+    ]
+    if items:
+        values = {
+            "id": [c.id for c in items],
+            "tokens": [c.limit_tokens for c in items],
+            "blocked_until": [c.limit_blocked_until for c in items],
+        }
+        await run("limit_report", values)
+
+
+class PostgresLimitMethods:
+    """The `limit_*` methods of `PostgresJobStore` (a mixin, to keep the store small)."""
+
+    if TYPE_CHECKING:
+        _limits: LimitedQueues
+
+        async def _fetch(
+            self, name: LiteralString, params: dict[str, Any] | None = None
+        ) -> list[dict[str, Any]]: ...
+
+    async def limit_upsert(self, params: LimitParams) -> bool:
+        values = {
+            "name": params.name,
+            "max_running": params.max_running,
+            "rate": params.rate,
+            "tokens": params.tokens,
+            "period_seconds": params.period_seconds,
+            "source": params.source,
+        }
+        return bool(await self._fetch("limit_upsert", values))
+
+    async def limit_list(self) -> list[LimitRow]:
+        return [limit_row(r) for r in await self._fetch("limit_list")]
+
+    async def limit_delete(self, name: str) -> bool:
+        return bool(await self._fetch("limit_delete", {"name": name}))
+
+    async def limit_usage(self, name: str) -> list[LimitUsageRow]:
+        rows = await self._fetch("limit_usage", {"name": name})
+        return [LimitUsageRow(name=r["name"], key=r["key"], running=r["running"]) for r in rows]
+
+    def limit_wait_hint(self, queue: str) -> float | None:
+        return self._limits.waits.get(queue)
 
 
 class LimitedQueues:
@@ -36,6 +105,7 @@ class LimitedQueues:
 
     def __init__(self) -> None:
         self._queues: set[str] = set()
+        self.waits = LimitWaits()
 
     async def fetch(self, run: Fetch, queue: str, values: dict[str, Any]) -> list[JobRow]:
         limited = queue in self._queues
@@ -53,4 +123,9 @@ class LimitedQueues:
             rest = {**values, "limit": values["limit"] - len(jobs)}
             rows = await run("job_fetch_available_limited", rest)
             jobs += [job_row(r) for r in rows if r["id"] is not None]
+        wait = None
+        if waiting and len(jobs) < values["limit"]:  # some were held back: until when?
+            [row] = await run("limit_wait", {"queue": queue, "limit": values["limit"]})
+            wait = row["wait"]
+        self.waits.set(queue, wait)
         return jobs

@@ -66,4 +66,7 @@ def server_row(r: dict[str, Any]) -> ServerRow:
         rss_bytes=r["rss_bytes"],
         started_at=r["started_at"],
         heartbeat_at=r["heartbeat_at"],
+        slots=r.get("slots") or {},
+        throttled=bool(r.get("throttled")),
+        throttle_reason=(r.get("info") or {}).get("throttle_reason"),
     )

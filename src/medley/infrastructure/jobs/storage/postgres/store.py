@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any, LiteralString, TypeVar
 
 import psycopg
+import psycopg.abc
+import psycopg.adapt
 import psycopg.errors
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -45,9 +47,6 @@ from medley.infrastructure.jobs.storage.port import (
     JobRescueParams,
     JobRow,
     JobSearchParams,
-    LimitParams,
-    LimitRow,
-    LimitUsageRow,
     NotificationCallback,
     ProgressUpdate,
     QueueHeadRow,
@@ -65,9 +64,10 @@ from medley.infrastructure.jobs.storage.port import (
     TokenRow,
     UserRow,
 )
+from medley.infrastructure.jobs.storage.postgres import _limits
 from medley.infrastructure.jobs.storage.postgres import _workflows as _wf
 from medley.infrastructure.jobs.storage.postgres._errors import map_errors
-from medley.infrastructure.jobs.storage.postgres._limits import LimitedQueues, limit_row
+from medley.infrastructure.jobs.storage.postgres._limits import LimitedQueues, PostgresLimitMethods
 from medley.infrastructure.jobs.storage.postgres._rows import history_row, job_row, server_row
 from medley.infrastructure.jobs.storage.postgres.listener import PostgresListener
 
@@ -89,8 +89,29 @@ Row = dict[str, Any]
 T = TypeVar("T")
 DEADLOCK_ATTEMPTS = 3
 
+_DECODE_JSON = json.JSONDecoder().decode
 
-class PostgresJobStore:
+
+class _JsonLoader(psycopg.adapt.Loader):
+    """json/jsonb columns decoded in the connection's encoding straight to
+    `JSONDecoder.decode`: psycopg's own loader hands bytes to `json.loads`, which sniffs
+    the encoding of every value; a worker decodes four per job."""
+
+    def __init__(self, oid: int, context: psycopg.abc.AdaptContext | None = None) -> None:
+        super().__init__(oid, context)
+        conn = self.connection
+        self._encoding = conn.info.encoding if conn is not None else "utf-8"
+
+    def load(self, data: psycopg.abc.Buffer) -> Any:
+        return _DECODE_JSON(str(data, self._encoding))
+
+
+ADAPTERS = psycopg.adapt.AdaptersMap(psycopg.adapters)
+ADAPTERS.register_loader("jsonb", _JsonLoader)
+ADAPTERS.register_loader("json", _JsonLoader)
+
+
+class PostgresJobStore(PostgresLimitMethods):
     """JobStore on PostgreSQL. One instance per process is enough: it pools connections
     and shares one LISTEN connection among all subscribers."""
 
@@ -104,7 +125,7 @@ class PostgresJobStore:
             min_size=pool_min,
             max_size=pool_max,
             open=False,
-            kwargs={"autocommit": True, "row_factory": dict_row},
+            kwargs={"autocommit": True, "row_factory": dict_row, "context": ADAPTERS},
             connection_class=psycopg.AsyncConnection[Row],
             timeout=10,
         )
@@ -213,31 +234,19 @@ class PostgresJobStore:
         self, conn: psycopg.AsyncConnection[Row], params: Sequence[JobInsertParams]
     ) -> list[JobInsertResult]:
         cur = await conn.execute(Q["job_reserve_ids"], {"count": len(params)})
-        reserved = await cur.fetchall()
-        ids = [r["id"] for r in reserved]
-        now = reserved[0]["now"]  # the database clock, as for every other insert
+        reserved = await cur.fetchone()
+        assert reserved is not None
+        ids: list[int] = reserved["ids"]
+        # The database clock, as for every other insert, in COPY's text form.
+        now = _copy_value(reserved["now"].isoformat())
+        # COPY text built in Python and written in chunks: psycopg's write_row cost more
+        # per job than the database's share of the COPY.
         async with conn.cursor().copy(Q["job_copy"]) as copy:
-            for job_id, p in zip(ids, params, strict=True):
-                await copy.write_row(
-                    (
-                        job_id,
-                        p.job,
-                        p.queue,
-                        p.priority,
-                        p.state.value,
-                        p.payload_json[0],
-                        p.payload_json[1],
-                        p.run_at or now,
-                        p.max_attempts,
-                        p.timeout_seconds,
-                        json.dumps(list(p.tags)),
-                        _meta_json(p.meta),
-                    )
-                )
+            for start in range(0, len(params), COPY_CHUNK):
+                await copy.write(_copy_jobs(ids, params, start, now))
         async with conn.cursor().copy(Q["job_history_copy"]) as copy:
-            for job_id, p in zip(ids, params, strict=True):
-                reason = "scheduled" if p.state is JobState.SCHEDULED else "enqueued"
-                await copy.write_row((job_id, p.state.value, reason, 0))
+            for start in range(0, len(params), COPY_CHUNK):
+                await copy.write(_copy_history(ids, params, start))
         queues = sorted({p.queue for p in params if p.state is JobState.ENQUEUED})
         if queues:
             await conn.execute(Q["job_notify_queues"], {"queues": queues})
@@ -263,6 +272,7 @@ class PostgresJobStore:
             done = set(written)
             rest = [c for c in completions if c.id not in done]
             written += await self._complete_settling(worker_id, rest)
+        await _limits.report(self._fetch, completions, written)  # ctx.report_usage, 429s
         return written
 
     async def _complete_settling(
@@ -397,6 +407,8 @@ class PostgresJobStore:
                 "cpu_percent": params.cpu_percent,
                 "rss_bytes": params.rss_bytes,
                 "info": json.dumps(params.info),
+                "slots": json.dumps(params.slots),
+                "throttled": params.throttled,
                 "started_at": params.started_at,
             },
         )
@@ -615,22 +627,6 @@ class PostgresJobStore:
     async def recurring_delete(self, name: str) -> bool:
         return bool(await self._fetch("recurring_delete", {"name": name}))
 
-    # --- limits -----------------------------------------------------------------------
-
-    async def limit_upsert(self, params: LimitParams) -> bool:
-        values = {"name": params.name, "max_running": params.max_running, "source": params.source}
-        return bool(await self._fetch("limit_upsert", values))
-
-    async def limit_list(self) -> list[LimitRow]:
-        return [limit_row(r) for r in await self._fetch("limit_list")]
-
-    async def limit_delete(self, name: str) -> bool:
-        return bool(await self._fetch("limit_delete", {"name": name}))
-
-    async def limit_usage(self, name: str) -> list[LimitUsageRow]:
-        rows = await self._fetch("limit_usage", {"name": name})
-        return [LimitUsageRow(name=r["name"], key=r["key"], running=r["running"]) for r in rows]
-
 
 _SEARCH_ANCHOR: LiteralString = "1 = 1"
 _SEARCH_FILTERS: dict[str, LiteralString] = {
@@ -711,6 +707,55 @@ def _tags_json(tags: Sequence[str]) -> str:
 
 def _meta_json(meta: dict[str, Any]) -> str:
     return json.dumps(meta) if meta else "{}"
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+COPY_NULL = "\\N"
+COPY_CHUNK = 1000
+"""Rows per `write` of a COPY: bounds the text held in memory for a huge batch."""
+
+
+def _copy_value(text: str) -> str:
+    """A value in COPY's text format: backslash, newline, CR and tab escaped."""
+    return text.translate(_COPY_ESCAPES)
+
+
+def _copy_jobs(ids: Sequence[int], params: Sequence[JobInsertParams], start: int, now: str) -> str:
+    """Rows `start`..`start + COPY_CHUNK` of job_copy, as COPY text. Values the jobs of a
+    batch usually share (name, queue, tags, meta) are encoded once per chunk."""
+    texts: dict[str, str] = {}
+    encoded: dict[int, str] = {}  # tags and meta objects, by identity (alive meanwhile)
+    lines: list[str] = []
+    for job_id, p in zip(
+        ids[start : start + COPY_CHUNK], params[start : start + COPY_CHUNK], strict=True
+    ):
+        job = texts.get(p.job) or texts.setdefault(p.job, _copy_value(p.job))
+        queue = texts.get(p.queue) or texts.setdefault(p.queue, _copy_value(p.queue))
+        tags = encoded.get(id(p.tags)) or encoded.setdefault(
+            id(p.tags), _copy_value(_tags_json(p.tags))
+        )
+        meta = encoded.get(id(p.meta)) or encoded.setdefault(
+            id(p.meta), _copy_value(_meta_json(p.meta))
+        )
+        run_at = now if p.run_at is None else _copy_value(p.run_at.isoformat())
+        timeout = COPY_NULL if p.timeout_seconds is None else repr(float(p.timeout_seconds))
+        lines.append(
+            f"{job_id}\t{job}\t{queue}\t{p.priority}\t{p.state.value}\t"
+            f"{_copy_value(p.payload_json[0])}\t{_copy_value(p.payload_json[1])}\t{run_at}\t"
+            f"{p.max_attempts}\t{timeout}\t{tags}\t{meta}\n"
+        )
+    return "".join(lines)
+
+
+def _copy_history(ids: Sequence[int], params: Sequence[JobInsertParams], start: int) -> str:
+    """Rows of job_history_copy (the creation row of each job), as COPY text."""
+    return "".join(
+        f"{job_id}\t{p.state.value}\t"
+        f"{'scheduled' if p.state is JobState.SCHEDULED else 'enqueued'}\t0\n"
+        for job_id, p in zip(
+            ids[start : start + COPY_CHUNK], params[start : start + COPY_CHUNK], strict=True
+        )
+    )
 
 
 def _match_inserted(

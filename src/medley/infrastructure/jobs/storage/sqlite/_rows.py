@@ -92,4 +92,7 @@ def server_row(r: sqlite3.Row) -> ServerRow:
         rss_bytes=r["rss_bytes"],
         started_at=to_datetime(r["started_at"]),
         heartbeat_at=to_datetime(r["heartbeat_at"]),
+        slots=json.loads(r["slots"] or "{}"),
+        throttled=bool(r["throttled"]),
+        throttle_reason=json.loads(r["info"] or "{}").get("throttle_reason"),
     )

@@ -21,6 +21,7 @@ from typing import Any, LiteralString, TypeVar
 from medley.application.errors import SchemaTooNewError, StorageError
 from medley.application.models.jobs import LIVE_STATES, JobState
 from medley.infrastructure.jobs.storage import sqlfile
+from medley.infrastructure.jobs.storage.limit_records import LimitWaits
 from medley.infrastructure.jobs.storage.migrate import check_applied
 from medley.infrastructure.jobs.storage.port import (
     BatchInsertParams,
@@ -42,9 +43,6 @@ from medley.infrastructure.jobs.storage.port import (
     JobRescueParams,
     JobRow,
     JobSearchParams,
-    LimitParams,
-    LimitRow,
-    LimitUsageRow,
     NotificationCallback,
     ProgressUpdate,
     QueueHeadRow,
@@ -113,7 +111,7 @@ WORKER_LOST_ERROR = json.dumps(
 T = TypeVar("T")
 
 
-class SqliteJobStore:
+class SqliteJobStore(_limits.SqliteLimitMethods):
     """JobStore on one SQLite file. Safe for many tasks (they queue on the store's thread)
     and for several processes on one machine (they queue on the file's write lock)."""
 
@@ -123,6 +121,7 @@ class SqliteJobStore:
         self.path = os.fspath(path)
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self._limit_waits = LimitWaits()
 
     async def open(self) -> None:
         if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
@@ -189,7 +188,10 @@ class SqliteJobStore:
             "worker_id": params.worker_id,
             "now": time.time(),
         }
-        rows = await self._call("fetching jobs", lambda c: in_transaction(c, _limits.fetch, values))
+        rows, wait = await self._call(
+            "fetching jobs", lambda c: in_transaction(c, _limits.fetch, values)
+        )
+        self._limit_waits.set(params.queue, wait)  # for limit_wait_hint
         jobs = [job_row(r) for r in rows]
         jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))  # RETURNING has no order
         return jobs
@@ -205,6 +207,7 @@ class SqliteJobStore:
             "worker_id": worker_id,
             "outcomes": json.dumps([_outcome(c) for c in latest]),
             "now": time.time(),
+            "limit_reports": _limits.reports(latest),
         }
         rows = await self._call("completing jobs", lambda c: in_transaction(c, _complete, values))
         written = {r["id"] for r in rows}
@@ -313,6 +316,8 @@ class SqliteJobStore:
             "cpu_percent": params.cpu_percent,
             "rss_bytes": params.rss_bytes,
             "info": json.dumps(params.info),
+            "slots": json.dumps(params.slots),
+            "throttled": params.throttled,
             "started_at": to_seconds(params.started_at),
             "now": time.time(),
         }
@@ -557,31 +562,6 @@ class SqliteJobStore:
         )
         return bool(rows)
 
-    # --- limits -----------------------------------------------------------------------
-
-    async def limit_upsert(self, params: LimitParams) -> bool:
-        values = {
-            "name": params.name,
-            "max_running": params.max_running,
-            "source": params.source,
-            "now": time.time(),
-        }
-        rows = await self._call("defining a limit", lambda c: write(c, "limit_upsert", values))
-        return bool(rows)
-
-    async def limit_list(self) -> list[LimitRow]:
-        rows = await self._call("listing limits", lambda c: run(c, "limit_list"))
-        return [_limits.limit_row(r) for r in rows]
-
-    async def limit_delete(self, name: str) -> bool:
-        values = {"name": name}
-        rows = await self._call("removing a limit", lambda c: write(c, "limit_delete", values))
-        return bool(rows)
-
-    async def limit_usage(self, name: str) -> list[LimitUsageRow]:
-        rows = await self._call("reading a limit", lambda c: run(c, "limit_usage", {"name": name}))
-        return [LimitUsageRow(name=r["name"], key=r["key"], running=r["running"]) for r in rows]
-
 
 _SEARCH_FILTERS: dict[str, LiteralString] = {
     **_LIST_FILTERS,
@@ -739,6 +719,8 @@ def _complete(conn: sqlite3.Connection, values: dict[str, Any]) -> list[sqlite3.
     a job without workflows costs nothing more than the RETURNING of two columns."""
     rows = run(conn, "job_set_state_if_processing", values)
     _limits.release(conn, rows)
+    if values["limit_reports"]:  # tokens reported, 429 blocks (ctx.report_usage, rate_limited)
+        _limits.report(conn, values["limit_reports"], {r["id"] for r in rows})
     _wf.settle(conn, map(_wf.Finished.of, rows))
     return rows
 

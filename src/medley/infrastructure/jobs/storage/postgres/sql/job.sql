@@ -63,8 +63,10 @@ WHERE unique_key = ANY(%(unique_keys)s::text[])
 
 -- name: job_reserve_ids
 -- Bulk enqueue takes its ids first, so that COPY can write jobs and history with known
--- ids (ids drawn by other sessions at the same time never mix in).
-SELECT nextval('medley_job_id_seq') AS id, now() AS now FROM generate_series(1, %(count)s)
+-- ids (ids drawn by other sessions at the same time never mix in). One row holding an
+-- array: a row per id cost more to decode than the COPY of the job.
+SELECT array_agg(id ORDER BY id) AS ids, now() AS now
+FROM (SELECT nextval('medley_job_id_seq') AS id FROM generate_series(1, %(count)s)) s
 
 -- name: job_copy
 COPY medley_job (id, job, queue, priority, state, args, kwargs, run_at, max_attempts,
@@ -121,17 +123,22 @@ ORDER BY c.priority, c.run_at, c.id
 -- name: job_fetch_available_limited
 -- job_fetch_available for a queue that holds jobs with a limit (medley_limit): the
 -- adapter switches to it while `limited_waiting` says so, so jobs without limits never
--- pay for this statement. `free` takes jobs without a limit; `eligible` reads the oldest runnable limited jobs (a window of
--- 5 x limit + 50, from medley_job_limited_idx: one empty probe when there are none) and
--- keeps, per (limit, key), as many as it has room for, so a flood of one key crowds out
--- neither the queue nor other keys within the window; a limit nobody defined binds
--- nothing. `granted` then takes slots with an upsert that row-locks each (limit, key)
--- usage row, so two fetchers never both take the last slot, and only as many jobs of
--- each key as were granted are claimed.
+-- pay for this statement. `free` takes jobs without a limit; `eligible` reads the oldest
+-- runnable limited jobs (a window of 5 x limit + 50, from medley_job_limited_idx: one
+-- empty probe when there are none) and keeps, per (limit, key), as many as its cap, its
+-- start rate and its token budget have room for as this statement's snapshot sees them
+-- (nothing while the limit is blocked), so a flood of one key crowds out neither the
+-- queue nor other keys within the window; a limit nobody defined binds nothing.
+-- `granted` then decides for real with medley_limit_grant (migration 0007), which locks
+-- each (limit, key) usage row and reads its newest state, so two fetchers never both take
+-- the last slot or overspend a rate; only as many jobs of each key as were granted are
+-- claimed. A job's token estimate is `meta.limit_tokens` (0 without).
 WITH free AS (
     -- Served by medley_job_fetch_free_idx, which holds no limited job: a backlog of
     -- limited jobs ahead is never walked through.
-    SELECT id, state AS from_state, priority, run_at, limit_name, limit_key FROM medley_job j
+    SELECT id, state AS from_state, priority, run_at, limit_name, limit_key,
+           0::float8 AS tokens
+    FROM medley_job j
     WHERE queue = %(queue)s AND state IN ('enqueued', 'scheduled') AND run_at <= now()
       AND NOT EXISTS (SELECT 1 FROM medley_queue p WHERE p.name = %(queue)s AND p.paused)
       AND limit_name IS NULL
@@ -141,12 +148,25 @@ WITH free AS (
 ),
 eligible AS (
     SELECT r.id FROM (
+        -- NULL room: no bound of that kind (never `limit`: every fetcher must see past
+        -- the jobs that another is locking). The rate's room gets 10 ms of slack against
+        -- the skew between this snapshot's now() and the clock of the grants.
         SELECT c.id, c.priority, c.run_at,
-               coalesce(l.max_running - coalesce(u.running, 0), %(limit)s) AS room,
-               row_number() OVER (PARTITION BY c.limit_name, c.limit_key
-                                  ORDER BY c.priority, c.run_at, c.id) AS rn
+               l.max_running - coalesce(u.running, 0) AS room,
+               floor((extract(epoch FROM now() - greatest(u.starts_tat, now()))
+                      + l.period_seconds + 0.01) * l.rate / l.period_seconds) AS rate_room,
+               CASE WHEN l.tokens IS NOT NULL
+                    THEN (extract(epoch FROM now() - greatest(u.tokens_tat, now()))
+                          + l.period_seconds) * l.tokens / l.period_seconds
+               END AS token_room,
+               coalesce(u.tokens_tat <= now(), true) AS token_full,
+               coalesce(l.blocked_until > now(), false) AS blocked,
+               row_number() OVER w AS rn,
+               sum(c.tokens) OVER w AS cum_tokens
         FROM (
-            SELECT j.id, j.priority, j.run_at, j.limit_name, j.limit_key FROM medley_job j
+            SELECT j.id, j.priority, j.run_at, j.limit_name, j.limit_key,
+                   coalesce((j.meta ->> 'limit_tokens')::float8, 0) AS tokens
+            FROM medley_job j
             WHERE j.queue = %(queue)s AND j.state IN ('enqueued', 'scheduled')
               AND j.run_at <= now() AND j.limit_name IS NOT NULL
             ORDER BY j.priority, j.run_at, j.id
@@ -154,16 +174,25 @@ eligible AS (
         ) c
         LEFT JOIN medley_limit l ON l.name = c.limit_name
         LEFT JOIN medley_limit_usage u ON u.name = c.limit_name AND u.key = c.limit_key
+        WINDOW w AS (PARTITION BY c.limit_name, c.limit_key ORDER BY c.priority, c.run_at, c.id)
     ) r
-    WHERE r.rn <= r.room
-    ORDER BY r.priority, r.run_at, r.id
-    LIMIT %(limit)s
+    WHERE r.rn <= coalesce(r.room, r.rn) AND r.rn <= coalesce(r.rate_room, r.rn)
+      AND NOT r.blocked
+      AND (r.token_room IS NULL OR r.cum_tokens <= r.token_room + 1e-6
+           OR (r.rn = 1 AND r.token_full))
 ),
 limited AS (
-    SELECT id, state AS from_state, priority, run_at, limit_name, limit_key FROM medley_job j
+    -- All the eligible jobs are candidates and the batch limit applies after SKIP LOCKED:
+    -- a fetcher racing another one that locked the first few takes the next ones instead
+    -- of coming back empty while there is room (medley_limit_grant has the last word).
+    SELECT id, state AS from_state, priority, run_at, limit_name, limit_key,
+           coalesce((meta ->> 'limit_tokens')::float8, 0) AS tokens
+    FROM medley_job j
     WHERE j.id IN (SELECT id FROM eligible) AND j.state IN ('enqueued', 'scheduled')
       AND j.run_at <= now()
       AND NOT EXISTS (SELECT 1 FROM medley_queue p WHERE p.name = %(queue)s AND p.paused)
+    ORDER BY priority, run_at, id
+    LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ),
 claimable AS (
@@ -172,18 +201,22 @@ claimable AS (
     LIMIT %(limit)s
 ),
 granted AS (
-    INSERT INTO medley_limit_usage AS u (name, key, running, granted)
-    SELECT w.name, w.key, least(w.n, l.max_running), least(w.n, l.max_running)
-    FROM (SELECT limit_name AS name, limit_key AS key, count(*) AS n FROM claimable
-          WHERE limit_name IS NOT NULL GROUP BY 1, 2) w
-    JOIN medley_limit l ON l.name = w.name
-    ORDER BY w.name, w.key  -- one lock order for every fetcher
-    ON CONFLICT (name, key) DO UPDATE
-    SET granted = greatest(0, least(EXCLUDED.granted, (SELECT l.max_running FROM medley_limit l
-                                                      WHERE l.name = u.name) - u.running)),
-        running = u.running + greatest(0, least(EXCLUDED.granted,
-            (SELECT l.max_running FROM medley_limit l WHERE l.name = u.name) - u.running))
-    RETURNING u.name, u.key, u.granted
+    -- medley_limit_grant locks usage rows: keys in one order for every fetcher (OFFSET 0
+    -- keeps the sorted subquery from being flattened under the function call).
+    SELECT w.name, w.key, medley_limit_grant(w.name, w.key, w.n, w.cum) AS granted
+    FROM (
+        SELECT c.limit_name AS name, c.limit_key AS key, count(*)::integer AS n,
+               array_agg(c.cum ORDER BY c.rn) AS cum
+        FROM (
+            SELECT limit_name, limit_key, row_number() OVER w AS rn, sum(tokens) OVER w AS cum
+            FROM claimable WHERE limit_name IS NOT NULL
+            WINDOW w AS (PARTITION BY limit_name, limit_key ORDER BY priority, run_at, id)
+        ) c
+        JOIN medley_limit l ON l.name = c.limit_name
+        GROUP BY 1, 2
+        ORDER BY 1, 2
+        OFFSET 0
+    ) w
 ),
 ranked AS (
     SELECT c.id, c.from_state FROM (

@@ -3,12 +3,14 @@
 
 -- name: server_heartbeat
 INSERT INTO medley_server (id, hostname, pid, queues, concurrency, running, cpu_percent,
-                           rss_bytes, info, started_at, heartbeat_at)
+                           rss_bytes, info, slots, throttled, started_at,
+                           heartbeat_at)
 VALUES (:id, :hostname, :pid, :queues, :concurrency, :running, :cpu_percent, :rss_bytes,
-        :info, :started_at, :now)
+        :info, :slots, :throttled, :started_at, :now)
 ON CONFLICT (id) DO UPDATE
 SET running = excluded.running, cpu_percent = excluded.cpu_percent,
     rss_bytes = excluded.rss_bytes, info = excluded.info, queues = excluded.queues,
+    slots = excluded.slots, throttled = excluded.throttled,
     concurrency = excluded.concurrency, heartbeat_at = excluded.heartbeat_at
 
 -- name: server_delete
