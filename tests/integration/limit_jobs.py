@@ -59,3 +59,51 @@ async def flaky_api(ctx: medley.JobContext, name: str, retry_after: float) -> in
     if retry_after and calls[name] == 1:
         ctx.rate_limited(retry_after)
     return calls[name]
+
+
+# `cpu_bound` twins: they run in a child process, which must carry `report_usage` and
+# `rate_limited` back to the worker. A child shares no memory with the test, so the 429
+# job keeps its call count in a file.
+medley.limit("it-tokens-cpu", tokens=1000, per=3600)
+medley.limit("it-api-cpu", max_running=4)
+
+
+@medley.job(name="it.token_call_cpu", limit="it-tokens-cpu", tokens=400, cpu_bound=True)
+def token_call_cpu(ctx: medley.JobContext, used: int, hang: float) -> int:
+    ctx.report_usage(tokens=used / 2)
+    ctx.report_usage(tokens=used / 2)
+    if hang:
+        time.sleep(hang)  # killed by its timeout: the usage reported so far still counts
+    return used
+
+
+@medley.job(name="it.flaky_api_cpu", limit="it-api-cpu", cpu_bound=True)
+def flaky_api_cpu(ctx: medley.JobContext, counter: str, retry_after: float) -> int:
+    from pathlib import Path
+
+    path = Path(counter)
+    count = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(count))
+    if count == 1:
+        ctx.rate_limited(retry_after)
+    return count
+
+
+@medley.job(name="it.retry_cpu", cpu_bound=True, max_attempts=3)
+def retry_cpu(ctx: medley.JobContext) -> int:
+    if ctx.attempt == 1:
+        raise medley.Retry(0.2, "try again soon")
+    return ctx.attempt
+
+
+medley.limit("it-tokens-429", tokens=1000, per=3600)
+
+
+@medley.job(name="it.token_429", limit="it-tokens-429", tokens=400)
+async def token_429(ctx: medley.JobContext, name: str, used: int) -> int:
+    """Answered 429 on its first call (the API counts no tokens for it), then `used`."""
+    calls[name] = calls.get(name, 0) + 1
+    if calls[name] == 1:
+        ctx.rate_limited(0.2)
+    ctx.report_usage(tokens=used)
+    return used

@@ -66,3 +66,11 @@ def cpu_chatty(ctx: medley.JobContext) -> int:
     ctx.log.info("in a child process")
     library.warning("library call in a child process")
     return 1
+
+
+medley.limit("obs-api", rate=60, tokens=10_000, per=3600)  # refills slowly: sums stay
+
+
+@medley.job(name="obs.rated", limit="obs-api", tokens=400)
+async def rated() -> None:
+    """Spends one start and reserves 400 tokens of `obs-api` (the metrics test's gauges)."""

@@ -90,3 +90,18 @@ async def test_unreachable_postgres_raises_storage_unavailable_quickly() -> None
         await medley.connect_async("postgresql://postgres@127.0.0.1:1/x", auto_migrate=True)
 
     assert time.monotonic() - started < 12
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [{"rate": 5, "period": float("inf")}, {"rate": 2**40}, {"max_running": 2**31}],
+)
+async def test_a_limit_out_of_the_storable_range_is_refused_before_it_is_stored(
+    service: medley.JobService, bounds: dict[str, float]
+) -> None:
+    # Stored, an infinite period broke every fetch of the limit's queue; a rate beyond
+    # the integer column was a storage error on PostgreSQL rather than a ConfigError.
+    with pytest.raises(medley.ConfigError, match="limit 'api'"):
+        await service.limit_set("api", **bounds)  # type: ignore[arg-type]
+
+    assert await service.limit_get("api") is None

@@ -72,6 +72,12 @@ async def test_reported_usage_replaces_the_reserved_tokens(
     for job_id in ids:
         assert (await service.wait(job_id, timeout=20)).state is medley.JobState.SUCCEEDED
 
+    # The last job's report is written just after its outcome (limit_report, a statement
+    # of its own): `wait` can return in between.
+    async def corrected() -> bool:
+        return (await limit_info(service, "it-tokens")).tokens_used < 505
+
+    await wait_for(corrected, timeout=5, message="the last report is applied")
     info = await limit_info(service, "it-tokens")
     assert info.tokens == 1000
     assert info.tokens_used == pytest.approx(500, abs=5)
@@ -133,3 +139,18 @@ async def test_a_worker_held_back_by_a_rate_does_not_spin(
 
     assert len(limit_jobs.starts) == 1
     assert server.producer.fetches - fetches <= 6, "one fetch per poll at most, no busy loop"
+
+
+async def test_a_429_gives_the_attempt_token_reservation_back(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    # The API counts no tokens for a request it refused with 429: the reservation of the
+    # refused attempt (400) must not stay spent for a whole period on top of the retry's.
+    job_id = await service.enqueue(limit_jobs.token_429, "refused", 100)
+    await start_worker(concurrency=2)
+
+    info = await service.wait(job_id, timeout=20)
+
+    assert info.state is medley.JobState.SUCCEEDED
+    assert limit_jobs.calls["refused"] == 2
+    assert (await limit_info(service, "it-tokens-429")).tokens_used == pytest.approx(100, abs=5)

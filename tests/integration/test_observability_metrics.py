@@ -174,6 +174,30 @@ async def test_metrics_endpoint_serves_counters_and_gauges_from_the_database(
     assert values[enqueued] >= 3
 
 
+async def test_metrics_show_rates_budgets_and_queue_slots(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    await start_worker(queues=("ai:3", "default:5"), concurrency=8)
+    for job_id in [await service.enqueue(jobs.rated) for _ in range(2)]:
+        await service.wait(job_id, timeout=10)
+
+    async with serve(metrics_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
+        values = scrape((await client.get("/metrics")).text)
+
+    api = (("limit", "obs-api"),)
+    assert values[("medley_limit_rate", api)] == 60
+    assert values[("medley_limit_tokens", api)] == 10_000
+    assert values[("medley_limit_period_seconds", api)] == 3600
+    # Two starts and 2 x 400 tokens taken; a little has refilled since (1/60 start and
+    # 2.8 tokens a second).
+    assert 1.8 < values[("medley_limit_starts_used", api)] <= 2
+    assert 750 < values[("medley_limit_tokens_used", api)] <= 800
+    assert values[("medley_limit_blocked_seconds", api)] == 0
+    assert values[("medley_queue_slots_max", (("queue", "ai"),))] == 3
+    assert values[("medley_queue_slots_max", (("queue", "default"),))] == 5
+    assert values[("medley_queue_slots_busy", (("queue", "default"),))] == 0
+
+
 async def test_metrics_snapshot_costs_four_small_queries(
     service: medley.JobService, store_calls: list[str]
 ) -> None:

@@ -5,6 +5,8 @@ after the job it is running, which finishes normally."""
 from __future__ import annotations
 
 import logging
+import threading
+from datetime import timedelta
 
 import psutil
 import pytest
@@ -62,3 +64,31 @@ async def test_a_child_above_the_rss_ceiling_is_replaced_after_its_job(
     assert leaker == first
     assert after != first
     await wait_for(lambda: _gone(first), timeout=10, message="bloated child exited")
+
+
+async def test_retiring_a_child_never_holds_up_the_outcome_of_its_last_job(
+    service: medley.JobService, start_worker: StartWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A child stopping slowly (a library's atexit hooks, a big heap to tear down): the
+    # job's result is in hand, so neither its timeout nor a cancel may take it away
+    # while the retired child is being stopped.
+    from medley.infrastructure.jobs.runtime import process_runner
+
+    stopping = threading.Event()
+    kill = process_runner._Child.kill
+
+    def slow_kill(child: process_runner._Child) -> None:
+        stopping.wait(4)
+        kill(child)
+
+    monkeypatch.setattr(process_runner._Child, "kill", slow_kill)
+    await start_worker(cpu_processes=1, child_max_jobs=1)
+    options = medley.JobOptions(timeout=timedelta(seconds=2), max_attempts=1)
+    job_id = await service.enqueue_with(resource_jobs.child_pid, options=options)
+
+    try:
+        info = await service.wait(job_id, timeout=30)
+    finally:
+        stopping.set()
+
+    assert info.state is medley.JobState.SUCCEEDED, info.error

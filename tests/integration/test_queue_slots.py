@@ -72,6 +72,8 @@ async def test_the_worker_total_caps_the_sum_of_queue_slots(
     worker = await start_worker(queues=["ai:3", "default:3"], concurrency=4)
 
     await wait_for(lambda: len(worker.producer.running) == 4, timeout=10)
+    # Claimed is not yet started: wait until the four job bodies have counted themselves.
+    await wait_for(lambda: sum(resource_jobs.running.values()) == 4, timeout=10)
     # The first queue takes its cap, the second the rest of the total.
     assert (resource_jobs.running["ai"], resource_jobs.running["default"]) == (3, 1)
     gate("open").set()
@@ -103,3 +105,35 @@ async def test_weighted_order_starts_low_jobs_while_high_is_flooded(
     assert 4 <= first.count("low") <= 6  # weights 3:1 -> a quarter of the starts
     assert first.index("low") < 4  # no waiting for the 30 high jobs to drain
     await _wait_all(service, ids)
+
+
+async def test_a_job_cancelled_before_its_task_first_ran_gives_its_slot_back(
+    service: medley.JobService, backend_name: str
+) -> None:
+    # A cancel that reaches the producer between a claim and the job task's first step
+    # (a notification handler or the heartbeat's reconcile, run in that gap) cancels a
+    # coroutine that never started: its `finally` never ran, so the job stayed in
+    # `running` and kept its queue slot for good, and no outcome was written.
+    from medley.infrastructure.jobs.runtime.server import WorkerServer
+    from tests.support.workers import fast_config
+
+    doomed = (await _enqueue(service, "ai", 1))[0]
+    servers: list[WorkerServer] = []
+
+    def cancel_at_once(row: object) -> None:
+        if getattr(row, "id", None) == doomed:
+            servers[0].producer.request_cancel(doomed)
+
+    config = fast_config(backend_name, queues=["ai:1"], concurrency=0)
+    server = WorkerServer(service.store, config=config, on_job_started=cancel_at_once)
+    servers.append(server)
+    await server.start()
+    try:
+        assert (await service.wait(doomed, timeout=10)).state is medley.JobState.CANCELLED
+        await wait_for(lambda: not server.producer.running, timeout=10, message="running")
+        assert server.producer.slots.busy["ai"] == 0
+        after = await _enqueue(service, "ai", 1)
+        server.wake()
+        await _wait_all(service, after)  # the queue's only slot is free again
+    finally:
+        await server.stop(grace=0.5)

@@ -9,6 +9,7 @@ import logging
 import pytest
 
 import medley
+from medley.infrastructure.jobs.runtime.server import WorkerServer
 from medley.infrastructure.jobs.runtime.throttle import MB, ResourceSample, ThrottleConfig
 from tests.integration import jobs
 from tests.support.wait import wait_for
@@ -108,3 +109,39 @@ async def test_a_real_rss_threshold_below_the_process_size_throttles(
     assert server.throttle_reason.startswith("rss ")
     assert worker.producer.fetches == 0
     assert await _state(service, job_id) is medley.JobState.ENQUEUED
+
+
+class PressureDuringFetch:
+    """Under pressure until `worker` is set; then calm, except for the first `times`
+    samples taken inside a fetch: the pressure comes and goes between the looks that
+    burst mode takes around its fetch."""
+
+    def __init__(self, times: int) -> None:
+        self.worker: WorkerServer | None = None
+        self.left = times
+
+    def __call__(self) -> ResourceSample:
+        if self.worker is None:
+            return SWOLLEN
+        if self.worker.producer._fetch_lock.locked() and self.left > 0:
+            self.left -= 1
+            return SWOLLEN
+        return CALM
+
+
+async def test_burst_mode_does_not_stop_on_a_fetch_skipped_for_pressure(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    ids = [await service.enqueue(jobs.echo, i) for i in range(3)]
+    sampler = PressureDuringFetch(times=50)
+    worker = await start_worker(
+        throttle=ThrottleConfig(max_rss_mb=500, sample_seconds=1e-9),  # every look samples
+        sampler=sampler,
+        poll_seconds=30,
+    )
+    sampler.worker = worker  # no await in between: burst mode takes the first look
+
+    await worker.run_until_idle(timeout=20)
+
+    for job_id in ids:
+        assert await _state(service, job_id) is medley.JobState.SUCCEEDED

@@ -8,7 +8,7 @@ import pytest
 
 import medley
 from medley.application.errors import ConfigError
-from medley.infrastructure.jobs.limit_spec import LimitSpec, parse_rate
+from medley.infrastructure.jobs.limit_spec import LimitSpec, limit_spec, parse_rate
 from medley.infrastructure.jobs.limits import limit, limit_meta
 from medley.infrastructure.jobs.registry import JobRegistry, job
 from medley.infrastructure.jobs.storage.limit_records import LimitWaits
@@ -173,3 +173,44 @@ async def test_a_wait_hint_counts_down_and_expires_rather_than_reaching_zero() -
     assert 0 < first <= 0.05
     assert waits.get("default") is None
     await wait_for(lambda: waits.get("ai") is None, timeout=2, message="the hint expired")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"rate": 5, "per": float("inf")},
+        {"rate": 5, "per": float("nan")},
+        {"tokens": 5, "per": timedelta(days=400)},
+        {"max_running": 2**31},
+        {"rate": 2**31},
+        {"tokens": 2**62 + 1},
+    ],
+)
+def test_limit_refuses_bounds_the_database_cannot_hold(kwargs: dict[str, object]) -> None:
+    # An infinite period used to be stored and then break every fetch of the limit's
+    # queue (PostgreSQL: `integer out of range` in medley_limit_grant).
+    with pytest.raises(ConfigError):
+        limit("api", registry=JobRegistry(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_parse_rate_refuses_a_period_too_long_for_a_duration() -> None:
+    with pytest.raises(ConfigError, match="invalid rate"):
+        parse_rate("5/99999999999999d")
+
+
+def test_a_bad_token_budget_is_named_as_such() -> None:
+    with pytest.raises(ConfigError, match=r"invalid token budget '-5'"):
+        limit_spec(tokens="-5")
+
+
+def test_a_token_budget_that_cannot_be_scaled_to_the_rate_period_is_refused() -> None:
+    assert limit_spec(rate="60/min", tokens="1000/s").tokens == 60_000  # exact: kept
+    with pytest.raises(ConfigError, match="same period"):
+        limit_spec(rate="10/min", tokens="100/h")  # 1.67 a minute: was rounded to 2
+
+
+def test_a_bad_rate_in_medley_limits_names_its_limit() -> None:
+    from medley.config import Settings
+
+    with pytest.raises(ConfigError, match=r"^invalid limit api='rate:abc': invalid rate 'abc'"):
+        Settings(limits="llm=3,api=rate:abc").limit_map()

@@ -72,6 +72,7 @@ def test_written_outcomes_are_counted_by_kind() -> None:
 def snapshot() -> ClusterSnapshot:
     def server(name: str, silent: float, running: int, throttled: bool = False) -> ServerRow:
         return ServerRow(
+            slots={"ai": {"busy": running, "max": 4}, "default": {"busy": 0, "max": 4}},
             id=name,
             hostname="h",
             pid=1,
@@ -96,7 +97,21 @@ def snapshot() -> ClusterSnapshot:
         limits=[
             LimitRow(
                 name="llm", max_running=3, source="code", running=2, busy_keys=1, updated_at=NOW
-            )
+            ),
+            LimitRow(
+                name="api",
+                max_running=None,
+                source="runtime",
+                running=0,
+                busy_keys=0,
+                updated_at=NOW,
+                rate=60,
+                tokens=90_000,
+                period_seconds=60,
+                blocked_until=NOW + timedelta(seconds=12),
+                starts_used=7.5,
+                tokens_used=1_200,
+            ),
         ],
         lease_seconds=60,
         taken_at=NOW,
@@ -122,6 +137,33 @@ def test_exposition_renders_the_cluster_gauges() -> None:
     assert samples[("medley_workers_throttled", ())] == 1  # the dead one is not counted
     assert samples[("medley_limit_running", (("limit", "llm"),))] == 2
     assert samples[("medley_limit_max_running", (("limit", "llm"),))] == 3
+    assert ("medley_limit_max_running", (("limit", "api"),)) not in samples  # rate only
+
+
+def test_exposition_renders_rates_budgets_and_queue_slots() -> None:
+    text = exposition(JobMetrics().registry, snapshot()).decode()
+
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    api = (("limit", "api"),)
+    assert samples[("medley_limit_rate", api)] == 60
+    assert samples[("medley_limit_starts_used", api)] == 7.5
+    assert samples[("medley_limit_tokens", api)] == 90_000
+    assert samples[("medley_limit_tokens_used", api)] == 1_200
+    assert samples[("medley_limit_period_seconds", api)] == 60
+    assert samples[("medley_limit_blocked_seconds", api)] == 12
+    llm = (("limit", "llm"),)  # a cap only: no rate or budget series, not blocked
+    assert ("medley_limit_rate", llm) not in samples
+    assert ("medley_limit_tokens", llm) not in samples
+    assert samples[("medley_limit_blocked_seconds", llm)] == 0
+    # Summed over the two live workers (the dead one is left out).
+    assert samples[("medley_queue_slots_busy", (("queue", "ai"),))] == 4
+    assert samples[("medley_queue_slots_max", (("queue", "ai"),))] == 8
+    assert samples[("medley_queue_slots_busy", (("queue", "default"),))] == 0
+    assert samples[("medley_queue_slots_max", (("queue", "default"),))] == 8
 
 
 def test_exposition_without_a_snapshot_has_only_events() -> None:

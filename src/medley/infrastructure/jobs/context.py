@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
+from medley.application.errors import ConfigError
 from medley.infrastructure.jobs.control import Snooze
+from medley.infrastructure.jobs.duration import parse_duration
 from medley.infrastructure.jobs.storage.port import ProgressUpdate
 from medley.infrastructure.observability.joblog import JobLogger, LineCapture
 
@@ -18,6 +22,36 @@ log = logging.getLogger("medley.job")
 
 RATE_LIMITED_DELAY_DEFAULT = timedelta(seconds=5)
 """How long `ctx.rate_limited()` backs off when the API did not say (no Retry-After)."""
+
+
+def retry_after_delay(value: str | float | timedelta | None) -> float | timedelta:
+    """How long a 429 says to wait. A string is taken as the `Retry-After` header comes:
+    seconds or an HTTP date (RFC 9110; one in the past means now), or else a duration
+    (`30s`); a missing or unusable one is the default, never an error that would turn
+    the 429 into an ordinary failure."""
+    if value is None:
+        return RATE_LIMITED_DELAY_DEFAULT
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else RATE_LIMITED_DELAY_DEFAULT
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        pass
+    else:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(when - datetime.now(UTC), timedelta(0))
+    try:
+        return parse_duration(text) or RATE_LIMITED_DELAY_DEFAULT
+    except ConfigError:
+        return RATE_LIMITED_DELAY_DEFAULT
 
 
 class JobCancelledError(Exception):
@@ -48,8 +82,10 @@ class JobContext:
         *,
         request_id: str | None = None,
         capture: LineCapture | None = None,
+        on_usage: Callable[[float], None] | None = None,
     ) -> None:
         self.identity = identity
+        self._on_usage = on_usage
         self.started = time.monotonic()
         self._report = report
         self._stop = threading.Event()
@@ -70,6 +106,7 @@ class JobContext:
         """Logs with the job's fields on every record, and stores each line with the job."""
         self.reported_tokens: float | None = None
         """Tokens reported with `report_usage` (None: none); written with the outcome."""
+        self._usage_lock = threading.Lock()
 
     @property
     def job_id(self) -> int:
@@ -115,14 +152,17 @@ class JobContext:
         really spent. Without a report the reservation stands. Safe from sync jobs."""
         if tokens < 0:
             raise ValueError("tokens must be 0 or more")
-        self.reported_tokens = (self.reported_tokens or 0.0) + tokens
+        with self._usage_lock:
+            self.reported_tokens = (self.reported_tokens or 0.0) + tokens
+        if self._on_usage is not None:  # a child process: the worker keeps the sum too
+            self._on_usage(tokens)
 
     def rate_limited(self, retry_after: str | float | timedelta | None = None) -> NoReturn:
         """The API answered HTTP 429: snooze this job (no attempt spent) for `retry_after`
-        (its Retry-After; default 5s), and block every start of the job's named limit,
+        (its Retry-After header as it came: seconds or an HTTP date; default and when
+        unusable, 5s), and block every start of the job's named limit,
         cluster-wide, until then. Raises `Snooze`; call it as the last thing."""
-        delay = RATE_LIMITED_DELAY_DEFAULT if retry_after is None else retry_after
-        raise Snooze(delay, "rate limited by the API", limit_backoff=True)
+        raise Snooze(retry_after_delay(retry_after), "rate limited by the API", limit_backoff=True)
 
     def request_stop(self, reason: str) -> None:
         if not self._stop.is_set():

@@ -20,7 +20,9 @@ class Snooze(Exception):
     """Come back after `delay` without spending an attempt: the answer to an HTTP 429 or
     a resource that is not ready yet. With `limit_backoff=True` (what
     `ctx.rate_limited(...)` raises) no job of this job's named limit starts anywhere in
-    the cluster until then either: the API said the whole account is over its rate."""
+    the cluster until then either: the API said the whole account is over its rate; and
+    unless the attempt reported usage, its token reservation is given back (a refused
+    request costs no tokens)."""
 
     def __init__(
         self, delay: str | float | timedelta, reason: str = "", *, limit_backoff: bool = False

@@ -3,7 +3,8 @@
 
 A limit has one period for its start rate and its token budget; given with different
 periods, the budget is scaled to the rate's (`tokens:1000/s` with `rate:60/min` is
-60,000 tokens a minute).
+60,000 tokens a minute), and refused when that is not a whole number of tokens
+(`tokens:100/h` with `rate:10/min`: give both per hour, or per minute).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ _PERIODS = {
     "d": 86400.0,
     "day": 86400.0,
 }
+SCALE_TOLERANCE = 0.001
+"""How far a token budget scaled to the rate's period may be from exact (rounding)."""
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
 
 
@@ -50,24 +53,24 @@ class LimitSpec:
         }
 
 
-def parse_rate(text: str) -> tuple[int, float]:
+def parse_rate(text: str, what: str = "rate") -> tuple[int, float]:
     """`"60/min"` -> (60, 60.0); the period is a unit (s, min, h, day) or a duration
-    (`30s`, `1m`). Raises `ConfigError` with the expected form."""
+    (`30s`, `1m`). Raises `ConfigError` with the expected form, naming `what` was bad."""
     match = _RATE.match(text)
     if match is None:
-        raise ConfigError(f"invalid rate {text!r}: expected COUNT/PERIOD, e.g. 60/min or 20/1s")
+        raise ConfigError(f"invalid {what} {text!r}: expected COUNT/PERIOD, e.g. 60/min or 20/1s")
     count, period_text = int(match.group(1)), match.group(2).lower()
     period = _PERIODS.get(period_text.rstrip("s") if len(period_text) > 3 else period_text)
     if period is None:
         try:
             duration = parse_duration(period_text)
-        except ConfigError:
+        except (ConfigError, OverflowError):
             raise ConfigError(
-                f"invalid rate {text!r}: the period is s, min, h, day or a duration like 30s"
+                f"invalid {what} {text!r}: the period is s, min, h, day or a duration like 30s"
             ) from None
         period = duration.total_seconds() if duration else 0.0
     if count < 1 or period <= 0:
-        raise ConfigError(f"invalid rate {text!r}: count and period must be positive")
+        raise ConfigError(f"invalid {what} {text!r}: count and period must be positive")
     return count, period
 
 
@@ -78,11 +81,17 @@ def limit_spec(
     if max_running is not None and max_running < 0:
         raise ConfigError("max running must be 0 or more")
     starts = parse_rate(rate) if rate else None
-    budget = parse_rate(tokens) if tokens else None
+    budget = parse_rate(tokens, "token budget") if tokens else None
     period = starts[1] if starts else budget[1] if budget else PERIOD_SECONDS_DEFAULT
     scaled = None
     if budget is not None:
-        scaled = max(1, round(budget[0] * period / budget[1]))
+        exact = budget[0] * period / budget[1]
+        scaled = round(exact)
+        if scaled < 1 or abs(scaled - exact) > exact * SCALE_TOLERANCE:
+            raise ConfigError(
+                f"token budget {tokens!r} is {exact:.4g} per {period:g}s, the rate's period: "
+                "give the rate and the token budget per the same period"
+            )
     return LimitSpec(max_running, starts[0] if starts else None, scaled, period)
 
 
@@ -103,4 +112,7 @@ def parse_limit_spec(name: str, text: str) -> LimitSpec:
     if "max" in parts and not parts["max"].isdigit():
         raise ConfigError(f"invalid limit {name}={text!r}: max must be a whole number")
     max_running = int(parts["max"]) if "max" in parts else None
-    return limit_spec(max_running, parts.get("rate"), parts.get("tokens"))
+    try:
+        return limit_spec(max_running, parts.get("rate"), parts.get("tokens"))
+    except ConfigError as exc:  # which of the MEDLEY_LIMITS entries it was
+        raise ConfigError(f"invalid limit {name}={text!r}: {exc}") from None

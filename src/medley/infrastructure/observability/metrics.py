@@ -242,7 +242,14 @@ def snapshot_families(snapshot: ClusterSnapshot) -> list[Metric]:
         if row.max_running is not None:  # a rate-only limit caps no concurrency
             capacity.add_metric([row.name], row.max_running)
     alive = snapshot.alive()
-    families: list[Metric] = [jobs, oldest, in_use, capacity]
+    families: list[Metric] = [
+        jobs,
+        oldest,
+        in_use,
+        capacity,
+        *_rate_families(snapshot),
+        *_queue_slot_families(alive),
+    ]
     busy, slots = sum(s.running for s in alive), sum(s.concurrency for s in alive)
     for name, doc, value in (
         ("medley_workers_alive", "Worker processes heartbeating within the lease.", len(alive)),
@@ -259,6 +266,82 @@ def snapshot_families(snapshot: ClusterSnapshot) -> list[Metric]:
         family.add_metric([], value)
         families.append(family)
     return families
+
+
+def _rate_families(snapshot: ClusterSnapshot) -> list[Metric]:
+    """Start rates and token budgets, from the row `limit_list` already read (no query of
+    its own): the capacity per period and what the buckets hold now (starts or tokens
+    taken and not yet refilled, summed over keys), so that `used / capacity` near 1 shows
+    a limit that throttles; plus the seconds left of a 429 back-off. A limit without a rate
+    (budget) has no series in the rate (token) families, as `medley_limit_max_running`."""
+    rate = GaugeMetricFamily(
+        "medley_limit_rate", "Starts a named limit allows per period (per key).", labels=["limit"]
+    )
+    starts_used = GaugeMetricFamily(
+        "medley_limit_starts_used",
+        "Starts of a named limit not yet refilled in its start buckets (summed over keys).",
+        labels=["limit"],
+    )
+    tokens = GaugeMetricFamily(
+        "medley_limit_tokens",
+        "Token budget of a named limit per period (per key).",
+        labels=["limit"],
+    )
+    tokens_used = GaugeMetricFamily(
+        "medley_limit_tokens_used",
+        "Tokens (reserved or reported) not yet refilled in a named limit's budget "
+        "(summed over keys).",
+        labels=["limit"],
+    )
+    period = GaugeMetricFamily(
+        "medley_limit_period_seconds",
+        "The period of a named limit's rate and token budget.",
+        labels=["limit"],
+    )
+    blocked = GaugeMetricFamily(
+        "medley_limit_blocked_seconds",
+        "Seconds until a named limit blocked by an HTTP 429 starts jobs again (0: not blocked).",
+        labels=["limit"],
+    )
+    for row in snapshot.limits:
+        if row.rate is not None:
+            rate.add_metric([row.name], row.rate)
+            starts_used.add_metric([row.name], row.starts_used)
+        if row.tokens is not None:
+            tokens.add_metric([row.name], row.tokens)
+            tokens_used.add_metric([row.name], row.tokens_used)
+        if row.rate is not None or row.tokens is not None:
+            period.add_metric([row.name], row.period_seconds)
+        until = row.blocked_until
+        left = (until - snapshot.taken_at).total_seconds() if until is not None else 0.0
+        blocked.add_metric([row.name], max(left, 0.0))
+    return [rate, starts_used, tokens, tokens_used, period, blocked]
+
+
+def _queue_slot_families(alive: Sequence[ServerRow]) -> list[Metric]:
+    """Per-queue slots (`--queues ai:4`) from the heartbeats' `slots` (`{"ai": {"busy": 2,
+    "max": 4}}`) of live workers, summed: whether a queue is starved of slots or its
+    workers idle. A queue without a cap of its own reports the worker's total as its max."""
+    busy = GaugeMetricFamily(
+        "medley_queue_slots_busy",
+        "Jobs running in a queue's own slots, summed over live workers.",
+        labels=["queue"],
+    )
+    most = GaugeMetricFamily(
+        "medley_queue_slots_max",
+        "A queue's own slots (its per-worker cap), summed over live workers.",
+        labels=["queue"],
+    )
+    totals: dict[str, list[int]] = {}
+    for server in alive:
+        for queue, usage in server.slots.items():
+            total = totals.setdefault(queue, [0, 0])
+            total[0] += int(usage.get("busy", 0))
+            total[1] += int(usage.get("max", 0))
+    for queue, (used, cap) in sorted(totals.items()):
+        busy.add_metric([queue], used)
+        most.add_metric([queue], cap)
+    return [busy, most]
 
 
 class _Families(Collector):

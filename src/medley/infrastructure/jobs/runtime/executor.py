@@ -136,6 +136,8 @@ class JobExecutor:
             return self._stopped(row, ctx)
         except Snooze as exc:
             run_at = self.clock() + exc.delay
+            if exc.limit_backoff and ctx.reported_tokens is None:
+                ctx.report_usage(tokens=0)  # a 429 costs no tokens: give the reservation back
             return self._completion(
                 row,
                 ctx,
@@ -182,6 +184,7 @@ class JobExecutor:
                 on_progress=ctx.set_progress,
                 logging_settings=remote.child_settings(ctx, capture_all=self._capture_all),
                 on_log=remote.relay(ctx),
+                on_usage=lambda tokens: ctx.report_usage(tokens=tokens),
             )
             return await asyncio.wait_for(run, timeout)
         # The timeout starts when a thread picks the job up, not while it waits for one

@@ -19,10 +19,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from multiprocessing.connection import Connection
 from typing import Any
 
 import psutil
+
+from medley.infrastructure.jobs.control import Retry, Snooze
 
 log = logging.getLogger("medley.worker")
 
@@ -103,6 +106,8 @@ class ProcessRunner:
         self._slots = asyncio.Semaphore(size)
         self._idle: list[_Child] = []
         self._busy: set[_Child] = set()
+        self._retiring: set[_Child] = set()
+        """Recycled children being stopped in the background."""
 
     async def run(
         self,
@@ -115,10 +120,13 @@ class ProcessRunner:
         on_progress: Callable[[float, str | None], None],
         logging_settings: dict[str, Any] | None = None,
         on_log: Callable[[str, tuple[Any, ...]], None] | None = None,
+        on_usage: Callable[[float], None] | None = None,
     ) -> Any:
-        """Run the job in a child (its `ctx` reports progress through the pipe).
-        Cancelling the caller (timeout, user cancel, shutdown) kills the child; raises
-        `RemoteJobError` or `WorkerProcessDiedError`."""
+        """Run the job in a child (its `ctx` reports progress and `report_usage` tokens
+        through the pipe, to `on_progress` and `on_usage`). Cancelling the caller (timeout,
+        user cancel, shutdown) kills the child; raises `RemoteJobError`,
+        `WorkerProcessDiedError`, or the job's own `Snooze` / `Retry` (with their delay and
+        `limit_backoff`), as a job run in the worker would."""
         async with self._slots:
             child = self._idle.pop() if self._idle else await self._spawn()
             self._busy.add(child)
@@ -130,6 +138,9 @@ class ProcessRunner:
                     kind, *payload = await self._receive(child)
                     if kind == "progress":
                         on_progress(*payload)
+                    elif kind == "usage":
+                        if on_usage is not None:
+                            on_usage(*payload)
                     elif kind in ("log", "record"):
                         if on_log is not None:
                             on_log(kind, tuple(payload))
@@ -146,14 +157,27 @@ class ProcessRunner:
                     else:
                         self.recycled += 1
                         log.info("recycling job process pid %d: %s", child.process.pid, reason)
-                        await asyncio.shield(asyncio.to_thread(child.kill))
+                        self._retire(child)
                 else:
                     # Shielded: a second cancel (a repeated cancel request, shutdown) must
                     # not leave the child running.
                     await asyncio.shield(asyncio.to_thread(child.kill))
         if kind == "ok":
             return payload[0]
+        if kind == "snooze":
+            seconds, reason, limit_backoff = payload
+            raise Snooze(timedelta(seconds=seconds), reason, limit_backoff=limit_backoff)
+        if kind == "retry":
+            seconds, reason = payload
+            raise Retry(None if seconds is None else timedelta(seconds=seconds), reason)
         raise RemoteJobError(*payload[0])
+
+    def _retire(self, child: _Child) -> None:
+        """Stop a recycled child off the job's path: its job's outcome is in hand, and no
+        timeout or cancel arriving while the child winds down may take it away."""
+        self._retiring.add(child)
+        stopping = asyncio.ensure_future(asyncio.to_thread(child.kill))
+        stopping.add_done_callback(lambda _: self._retiring.discard(child))
 
     def _recycle_reason(self, child: _Child) -> str | None:
         """Why `child`, between jobs, must be retired; None to keep it."""
@@ -204,8 +228,9 @@ class ProcessRunner:
         return message
 
     def close(self) -> None:
-        for child in [*self._idle, *self._busy]:
+        for child in [*self._idle, *self._busy, *self._retiring]:
             with contextlib.suppress(Exception):
                 child.kill()
         self._idle.clear()
         self._busy.clear()
+        self._retiring.clear()

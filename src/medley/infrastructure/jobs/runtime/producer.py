@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,9 @@ class Producer:
         self._maybe_more = False
         self.fetches = 0
         self.last_fetch_empty = False
+        self.last_fetch_skipped = False
+        """The last fetch asked no queue (no free slot, stopping or throttled): finding
+        nothing then proves nothing about the queues."""
 
     @property
     def free_slots(self) -> int:
@@ -97,6 +101,7 @@ class Producer:
         # The order is taken only when something can start, so that weighted turns are
         # spent on real fetches.
         can_start = self.free_slots > 0 and not self._stopping and not self.throttled
+        self.last_fetch_skipped = not can_start
         for queue in self.order.next() if can_start else []:
             if self.free_slots <= 0 or self._stopping:
                 break
@@ -152,6 +157,7 @@ class Producer:
         task = asyncio.create_task(self._run_job(row, ctx), name=f"medley-job-{row.id}")
         self.running[row.id] = (task, ctx)
         self.slots.take(row.queue)
+        task.add_done_callback(functools.partial(self._reap_unstarted, row, ctx))
         if self.on_job_started is not None:
             self.on_job_started(row)
 
@@ -172,6 +178,30 @@ class Producer:
             if self.slots.give_back(row.queue) or self._saturated or self._stopping:
                 self._wake.set()
         self.completer.submit(completion)
+
+    def _reap_unstarted(self, row: JobRow, ctx: JobContext, task: asyncio.Task[None]) -> None:
+        """A job task cancelled before its first step (a cancel or a shutdown that came
+        between the claim and the task's start) never ran `_run_job`, not even its
+        `finally`: do its bookkeeping here, or the job would hold its slot and stay
+        `processing` under this live worker for good."""
+        entry = self.running.get(row.id)
+        if entry is None or entry[0] is not task:
+            return  # it ran: `_run_job` cleaned up
+        self.running.pop(row.id, None)
+        self.slots.give_back(row.queue)
+        self._wake.set()
+        cancelled = ctx.stop_reason == STOP_CANCEL
+        self.completer.submit(
+            JobCompletion(
+                id=row.id,
+                attempt=row.attempt,
+                state=JobState.CANCELLED if cancelled else JobState.ENQUEUED,
+                reason=StateChangeReason.CANCELLED if cancelled else StateChangeReason.RELEASED,
+                release=not cancelled,
+                job=row.job,
+                queue=row.queue,
+            )
+        )
 
     @contextlib.asynccontextmanager
     async def no_fetch_in_flight(self) -> AsyncIterator[None]:

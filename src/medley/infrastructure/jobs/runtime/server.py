@@ -327,10 +327,12 @@ class WorkerServer:
                 # An outcome committed while the fetch ran (a due retry, say) may be one
                 # the fetch could not see yet: only a fetch that began after the last
                 # write and found nothing proves the queue empty.
+                # Nor does a fetch skipped for pressure that was gone again a moment later.
                 written = self.completer.batches_written
                 if (
                     settled()
                     and await self.producer.fetch_once() == 0
+                    and not self.producer.last_fetch_skipped
                     and settled()
                     and self.completer.batches_written == written
                 ):

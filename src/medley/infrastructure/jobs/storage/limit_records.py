@@ -10,12 +10,19 @@ second). A claim takes from them in the statement that claims; a job's reported 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
 PERIOD_SECONDS_DEFAULT = 60.0
 """The period of a rate or token budget given without one: a minute, as LLM APIs count."""
+PERIOD_SECONDS_MAX = 366 * 86400.0
+"""The longest period (a year): longer ones overflow the buckets' timestamps."""
+INT_MAX = 2**31 - 1
+"""The largest `max_running` and `rate` (integer columns)."""
+TOKENS_MAX = 2**62
+"""The largest token budget (a bigint column, with room for the reservations)."""
 LIMIT_WAIT_MIN_SECONDS = 0.005
 """The shortest wait a hint asks for: a rate of thousands a second wakes a worker in
 batches, not once per start."""
@@ -38,14 +45,18 @@ class LimitParams:
     (CLI, service API): a `code` upsert never replaces a `runtime` definition."""
 
     def __post_init__(self) -> None:
-        if self.max_running is not None and self.max_running < 0:
-            raise ValueError("max_running must be 0 or more")
-        if self.rate is not None and self.rate < 1:
-            raise ValueError("rate must be at least 1")
-        if self.tokens is not None and self.tokens < 1:
-            raise ValueError("tokens must be at least 1")
-        if not self.period_seconds > 0:
-            raise ValueError("period must be positive")
+        if self.max_running is not None and not 0 <= self.max_running <= INT_MAX:
+            raise ValueError(f"max_running must be from 0 to {INT_MAX}")
+        if self.rate is not None and not 1 <= self.rate <= INT_MAX:
+            raise ValueError(f"rate must be from 1 to {INT_MAX}")
+        if self.tokens is not None and not 1 <= self.tokens <= TOKENS_MAX:
+            raise ValueError(f"tokens must be from 1 to {TOKENS_MAX}")
+        # Also refuses NaN and infinity, which the database would store and every fetch
+        # of the limit's jobs would then fail on.
+        if not (
+            math.isfinite(self.period_seconds) and 0 < self.period_seconds <= PERIOD_SECONDS_MAX
+        ):
+            raise ValueError("period must be positive and at most 366 days")
         if self.source not in ("code", "runtime"):
             raise ValueError("source is 'code' or 'runtime'")
 

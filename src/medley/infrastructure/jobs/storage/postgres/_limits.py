@@ -6,6 +6,7 @@ job_rescue)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, LiteralString
 
@@ -94,24 +95,34 @@ class PostgresLimitMethods:
         return self._limits.waits.get(queue)
 
 
+FAIR_SECONDS = 1.0
+"""How long a queue is fetched with the fair statement after one of its limits bound."""
+
+
 class LimitedQueues:
     """Which queues hold runnable jobs with a limit, as the last fetch of each saw it.
 
     `job_fetch_available` (the plain claim, exactly as cheap as without limits) leaves
     limited jobs alone and says whether any wait; while some do, that queue is fetched
-    with `job_fetch_available_limited`, which claims both kinds in fetch order and takes
-    limit slots. A queue is never given a limited job without its slot: the plain
-    statement cannot claim one."""
+    with `job_fetch_available_limited_fast`, which claims both kinds in fetch order and
+    takes limit slots. When a limit binds there (a key granted fewer jobs than it locked),
+    the rest of the batch, and every fetch of that queue for `FAIR_SECONDS`, goes through
+    `job_fetch_available_limited`, which only locks jobs whose keys have room, so that a
+    key at its bound holds back neither the queue nor other keys. A queue is never given a
+    limited job without its slot: the plain statement cannot claim one, and both limited
+    statements take slots with medley_limit_grant."""
 
     def __init__(self) -> None:
         self._queues: set[str] = set()
+        self._fair_until: dict[str, float] = {}
         self.waits = LimitWaits()
 
     async def fetch(self, run: Fetch, queue: str, values: dict[str, Any]) -> list[JobRow]:
         limited = queue in self._queues
-        rows = await run(
-            "job_fetch_available_limited" if limited else "job_fetch_available", values
-        )
+        if limited:
+            rows = await self._fetch_limited(run, queue, values)
+        else:
+            rows = await run("job_fetch_available", values)
         jobs = [job_row(r) for r in rows if r["id"] is not None]
         waiting = bool(rows and rows[0]["limited_waiting"])
         if waiting:
@@ -121,7 +132,7 @@ class LimitedQueues:
         if waiting and not limited and len(jobs) < values["limit"]:
             # Limited jobs just showed up: fill the rest of the batch with them at once.
             rest = {**values, "limit": values["limit"] - len(jobs)}
-            rows = await run("job_fetch_available_limited", rest)
+            rows = await self._fetch_limited(run, queue, rest)
             jobs += [job_row(r) for r in rows if r["id"] is not None]
         wait = None
         if waiting and len(jobs) < values["limit"]:  # some were held back: until when?
@@ -129,3 +140,24 @@ class LimitedQueues:
             wait = row["wait"]
         self.waits.set(queue, wait)
         return jobs
+
+    async def _fetch_limited(
+        self, run: Fetch, queue: str, values: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Rows of the fast statement or, while a limit of `queue` binds, the fair one; the
+        first row carries `limited_waiting` as each statement returns it."""
+        if time.monotonic() < self._fair_until.get(queue, 0.0):
+            rows = await run("job_fetch_available_limited", values)
+            if rows and rows[0]["limited_denied"]:
+                self._fair_until[queue] = time.monotonic() + FAIR_SECONDS
+            return rows
+        rows = await run("job_fetch_available_limited_fast", values)
+        if not (rows and rows[0]["limited_denied"]):
+            return rows
+        self._fair_until[queue] = time.monotonic() + FAIR_SECONDS
+        claimed = [r for r in rows if r["id"] is not None]
+        if len(claimed) >= values["limit"]:
+            return rows
+        rest = {**values, "limit": values["limit"] - len(claimed)}
+        more = await run("job_fetch_available_limited", rest)
+        return [*claimed, *more] if claimed else more
