@@ -71,3 +71,23 @@ def test_throttle_samples_at_most_once_per_interval_and_logs_each_episode(
 def test_throttle_config_rejects_non_positive_thresholds() -> None:
     with pytest.raises(ValueError, match="max_rss_mb"):
         ThrottleConfig(max_rss_mb=0)
+
+
+def test_a_failing_sampler_keeps_the_last_decision_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    readings: list[ResourceSample | None] = [ResourceSample(600 * MB, 4000 * MB, 20.0), None]
+
+    def sampler() -> ResourceSample:
+        sample = readings.pop(0)
+        if sample is None:
+            raise OSError("no such process")
+        return sample
+
+    throttle = Throttle(LIMITS, sampler, clock=lambda: now[0])
+    assert throttle.check() == "rss 600 MB > 500 MB"
+    now[0] += LIMITS.sample_seconds
+    with caplog.at_level(logging.WARNING, logger="medley.worker"):
+        assert throttle.check() == "rss 600 MB > 500 MB"
+    assert "could not read resource use (no such process)" in caplog.text

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from medley.application.errors import ConfigError
+from medley.application.errors import ConfigError, LimitNotFoundError
 from medley.application.models.limits import LimitInfo
 from medley.infrastructure.jobs.storage.limit_records import PERIOD_SECONDS_DEFAULT
 from medley.infrastructure.jobs.storage.port import JobStore, LimitParams, LimitRow
@@ -61,7 +61,8 @@ class LimitMethods:
         await self.open()
         await self.store.limit_upsert(params)
         info = await self.limit_get(name)
-        assert info is not None  # just written; a concurrent remove is the caller's race
+        if info is None:  # removed by someone else between our write and this read
+            raise LimitNotFoundError(name)
         return info
 
     async def limit_remove(self, name: str) -> bool:

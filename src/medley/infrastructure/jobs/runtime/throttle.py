@@ -138,7 +138,13 @@ class Throttle:
         if now < self._next_sample:
             return self.reason
         self._next_sample = now + self.config.sample_seconds
-        reason = pressure(self.config, self._sampler())
+        try:
+            sample = self._sampler()
+        except Exception as exc:  # psutil can fail (a vanished /proc entry): keep the
+            # last decision rather than let the fetch loop die with the worker still alive
+            log.warning("could not read resource use (%s); keeping the last decision", exc)
+            return self.reason
+        reason = pressure(self.config, sample)
         if reason is not None and self.reason is None:
             self.episodes += 1
             log.warning("throttled: %s; not fetching new jobs until it recovers", reason)
