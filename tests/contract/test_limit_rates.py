@@ -247,14 +247,6 @@ async def test_limit_upsert_stores_rates_and_a_cap_of_none(store: JobStore) -> N
     assert (row.starts_used, row.tokens_used, row.blocked_until) == (0.0, 0.0, None)
 
 
-RESCALE_ON_UPSERT = pytest.mark.xfail(
-    strict=True,
-    reason="limit_upsert keeps the buckets' timestamps as they are: the usage must carry "
-    "over as counts under the new rate, budget and period (reported to the limits owner)",
-)
-
-
-@RESCALE_ON_UPSERT
 async def test_raising_a_rate_at_run_time_takes_effect_at_once(store: JobStore) -> None:
     # Two starts of 2 an hour fill the bucket. Raised to 100 an hour, 98 more may start
     # now: the starts already made count as 2, not as a full period of the new rate.
@@ -268,7 +260,6 @@ async def test_raising_a_rate_at_run_time_takes_effect_at_once(store: JobStore) 
     assert (await limit_row(store, "api")).starts_used == pytest.approx(5, abs=0.1)
 
 
-@RESCALE_ON_UPSERT
 async def test_a_shorter_period_set_at_run_time_takes_effect_at_once(store: JobStore) -> None:
     # 2 an hour, both spent; now 10 a second: the bucket refills in a second, not an hour.
     await store.limit_upsert(LimitParams(name="api", rate=2, period_seconds=3600))
@@ -280,7 +271,6 @@ async def test_a_shorter_period_set_at_run_time_takes_effect_at_once(store: JobS
     assert len(await store.job_fetch_available(fetch(limit=10))) == 3
 
 
-@RESCALE_ON_UPSERT
 async def test_a_larger_token_budget_set_at_run_time_takes_effect_at_once(
     store: JobStore,
 ) -> None:

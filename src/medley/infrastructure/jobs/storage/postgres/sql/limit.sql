@@ -1,15 +1,41 @@
 -- name: limit_upsert
 -- `runtime` definitions (CLI, service API) always win; a `code` definition (synced by a
 -- worker at start) replaces only another `code` one, so a restart never undoes
--- `medley limits set`. The bucket state (medley_limit_usage) survives a change of rate:
--- what was used is kept as a fraction of a period.
-INSERT INTO medley_limit (name, max_running, rate, tokens, period_seconds, source, updated_at)
-VALUES (%(name)s, %(max_running)s, %(rate)s, %(tokens)s, %(period_seconds)s, %(source)s, now())
-ON CONFLICT (name) DO UPDATE
-SET max_running = EXCLUDED.max_running, rate = EXCLUDED.rate, tokens = EXCLUDED.tokens,
-    period_seconds = EXCLUDED.period_seconds, source = EXCLUDED.source, updated_at = now()
-WHERE EXCLUDED.source = 'runtime' OR medley_limit.source = 'code'
-RETURNING name
+-- `medley limits set`. What the buckets (medley_limit_usage) have used carries over as
+-- a count: the starts and tokens of the last period still refilling are re-expressed
+-- under the new rate, budget and period (capped at a full bucket), so raising a rate or
+-- shortening a period takes effect at once instead of after a whole old period.
+WITH old AS (SELECT rate, tokens, period_seconds FROM medley_limit WHERE name = %(name)s),
+up AS (
+    INSERT INTO medley_limit (name, max_running, rate, tokens, period_seconds, source,
+                              updated_at)
+    VALUES (%(name)s, %(max_running)s, %(rate)s, %(tokens)s, %(period_seconds)s, %(source)s,
+            now())
+    ON CONFLICT (name) DO UPDATE
+    SET max_running = EXCLUDED.max_running, rate = EXCLUDED.rate, tokens = EXCLUDED.tokens,
+        period_seconds = EXCLUDED.period_seconds, source = EXCLUDED.source, updated_at = now()
+    WHERE EXCLUDED.source = 'runtime' OR medley_limit.source = 'code'
+    RETURNING name, rate, tokens, period_seconds
+),
+rescaled AS (
+    UPDATE medley_limit_usage u
+    SET starts_tat = CASE
+            WHEN o.rate IS NULL OR up.rate IS NULL OR u.starts_tat IS NULL
+                 OR u.starts_tat <= now() THEN NULL
+            ELSE now() + make_interval(secs =>
+                least(extract(epoch FROM u.starts_tat - now()) * o.rate / o.period_seconds,
+                      up.rate) * up.period_seconds / up.rate) END,
+        tokens_tat = CASE
+            WHEN o.tokens IS NULL OR up.tokens IS NULL OR u.tokens_tat IS NULL
+                 OR u.tokens_tat <= now() THEN NULL
+            ELSE now() + make_interval(secs =>
+                least(extract(epoch FROM u.tokens_tat - now()) * o.tokens / o.period_seconds,
+                      up.tokens) * up.period_seconds / up.tokens) END
+    FROM old o, up
+    WHERE u.name = up.name
+    RETURNING u.name
+)
+SELECT name, (SELECT count(*) FROM rescaled) AS rescaled FROM up
 
 -- name: limit_list
 -- `starts_used`/`tokens_used`: what the buckets of every key hold now (what has not

@@ -66,7 +66,23 @@ WHERE name = :name AND key = :key
 -- name: limit_upsert
 -- `runtime` definitions (CLI, service API) always win; a `code` definition (synced by a
 -- worker at start) replaces only another `code` one, so a restart never undoes
--- `medley limits set`.
+-- `medley limits set`. What the buckets have used carries over as a count under the new
+-- rate, budget and period (capped at a full bucket), as on PostgreSQL; the rescale runs
+-- first, against the definition being replaced, and only where the upsert will apply.
+UPDATE medley_limit_usage
+SET starts_tat = CASE
+        WHEN l.rate IS NULL OR :rate IS NULL OR medley_limit_usage.starts_tat IS NULL
+             OR medley_limit_usage.starts_tat <= :now THEN NULL
+        ELSE :now + min((medley_limit_usage.starts_tat - :now) * l.rate / l.period_seconds,
+                        :rate) * :period_seconds / :rate END,
+    tokens_tat = CASE
+        WHEN l.tokens IS NULL OR :tokens IS NULL OR medley_limit_usage.tokens_tat IS NULL
+             OR medley_limit_usage.tokens_tat <= :now THEN NULL
+        ELSE :now + min((medley_limit_usage.tokens_tat - :now) * l.tokens / l.period_seconds,
+                        :tokens) * :period_seconds / :tokens END
+FROM medley_limit l
+WHERE l.name = :name AND medley_limit_usage.name = :name
+  AND (:source = 'runtime' OR l.source = 'code');
 INSERT INTO medley_limit (name, max_running, rate, tokens, period_seconds, source, updated_at)
 VALUES (:name, :max_running, :rate, :tokens, :period_seconds, :source, :now)
 ON CONFLICT (name) DO UPDATE
