@@ -1,7 +1,7 @@
 """Named limits on PostgreSQL: which fetch statement a queue needs, the `limit_*` methods
 of the store, and what finished attempts report to their limits. Slots, starts and token
 reservations are taken and given back inside single statements
-(job_fetch_available_limited with medley_limit_grant, job_set_state_if_processing,
+(job_fetch_available_limited[_fast] with medley_limit_grant, job_set_state_if_processing,
 job_rescue)."""
 
 from __future__ import annotations
