@@ -284,11 +284,6 @@ async def test_a_larger_token_budget_set_at_run_time_takes_effect_at_once(
     assert (await limit_row(store, "llm")).tokens_used == pytest.approx(2000, abs=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a job claimed while its limit is undefined takes no slot but gives one back "
-    "when it ends, so a limit defined again under-counts (reported to the limits owner)",
-)
 async def test_a_limit_removed_and_defined_again_keeps_counting_what_runs(
     store: JobStore,
 ) -> None:

@@ -82,8 +82,13 @@ def test_port_has_methods_to_check() -> None:
 
 SQLITE_ONLY = {"job_bulk_select", "limit_fetch_grantable", "limit_take", "limit_release"}
 """Helpers a dialect needs where the other does it in one statement (no arrays in SQLite)."""
-POSTGRES_ONLY = {"job_insert_one", "job_fetch_available_limited"}
-"""Fast paths that only pay off where arrays cost something to send."""
+POSTGRES_ONLY = {
+    "job_insert_one",
+    "job_fetch_available_limited",
+    "job_fetch_available_limited_fast",
+}
+"""Fast paths that only pay off where arrays cost something to send, and the limited
+claims that need row locks (SQLite claims under BEGIN IMMEDIATE with one statement)."""
 
 
 def test_both_backends_define_the_same_query_names() -> None:

@@ -35,8 +35,7 @@ def fetch(
     rows = run(
         conn, "job_fetch_available", {**values, "limited": json.dumps([r["id"] for r in granted])}
     )
-    if granted:
-        _take(conn, rows, values["now"])
+    _take(conn, rows, values["now"])  # also jobs of an undefined limit: see limit_take
     wait = None
     if len(rows) < values["limit"]:
         [row] = run(conn, "limit_wait", values)

@@ -7,7 +7,9 @@
 -- not at all when nothing is granted, and counts with width_bucket (`p_cum_tokens` is a
 -- running sum of estimates that are never negative, so it is sorted as width_bucket
 -- needs). Each statement still reads the newest committed row after any wait for another
--- fetcher's lock, so two fetchers never overspend a cap, a rate or a budget.
+-- fetcher's lock, so two fetchers never overspend a cap, a rate or a budget. It also
+-- counts the slots of a limit that is not defined (0007 left them out while every outcome
+-- gave one back, so a limit removed and defined again under-counted what ran).
 CREATE OR REPLACE FUNCTION medley_limit_grant(p_name text, p_key text, p_want integer,
                                               p_cum_tokens double precision[])
 RETURNS integer LANGUAGE plpgsql AS $$
@@ -20,7 +22,11 @@ DECLARE
 BEGIN
     SELECT * INTO l FROM medley_limit WHERE name = p_name;
     IF NOT FOUND THEN
-        RETURN p_want;  -- a limit nobody defined binds nothing
+        -- A limit nobody defined binds nothing, but its slots are still counted: every
+        -- outcome gives one back, so a limit defined again later sees what runs.
+        INSERT INTO medley_limit_usage AS x (name, key, running) VALUES (p_name, p_key, p_want)
+        ON CONFLICT (name, key) DO UPDATE SET running = x.running + p_want, granted = p_want;
+        RETURN p_want;
     END IF;
     SELECT * INTO u FROM medley_limit_usage WHERE name = p_name AND key = p_key FOR UPDATE;
     IF NOT FOUND THEN

@@ -113,10 +113,12 @@ SELECT c.id, c.job, c.queue, c.priority, c.state, c.args, c.kwargs, c.attempt,
        c.progress_message, NULL::jsonb AS result, c.error, c.lease_owner, c.cancel_requested,
        c.created_at, c.run_at, c.started_at, c.finished_at, c.meta, c.batch_id,
        f.limited_waiting
-FROM (SELECT EXISTS (
-          SELECT 1 FROM medley_job l
-          WHERE l.queue = %(queue)s AND l.state IN ('enqueued', 'scheduled')
-            AND l.limit_name IS NOT NULL AND l.run_at <= now()) AS limited_waiting) f
+-- limited_waiting: a scalar subquery in index order rather than EXISTS, whose plan may
+-- be a sequential scan of medley_job when the statistics expect many limited jobs.
+FROM (SELECT (SELECT true FROM medley_job l
+              WHERE l.queue = %(queue)s AND l.state IN ('enqueued', 'scheduled')
+                AND l.limit_name IS NOT NULL AND l.run_at <= now()
+              ORDER BY l.priority, l.run_at, l.id LIMIT 1) IS NOT NULL AS limited_waiting) f
 LEFT JOIN claimed c ON true
 ORDER BY c.priority, c.run_at, c.id
 
@@ -220,7 +222,6 @@ granted AS (
             FROM claimable WHERE limit_name IS NOT NULL
             WINDOW w AS (PARTITION BY limit_name, limit_key ORDER BY priority, run_at, id)
         ) c
-        JOIN medley_limit l ON l.name = c.limit_name
         GROUP BY 1, 2
         ORDER BY 1, 2
         OFFSET 0
@@ -312,7 +313,6 @@ granted AS (
             FROM claimable WHERE limit_name IS NOT NULL
             WINDOW w AS (PARTITION BY limit_name, limit_key ORDER BY priority, run_at, id)
         ) c
-        JOIN medley_limit l ON l.name = c.limit_name
         GROUP BY 1, 2
         ORDER BY 1, 2
         OFFSET 0

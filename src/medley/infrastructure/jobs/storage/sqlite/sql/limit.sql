@@ -42,14 +42,17 @@ ORDER BY priority, run_at, id
 LIMIT :limit
 
 -- name: limit_take
--- The slots and bucket capacity of `n` claimed jobs of a defined limit holding `tokens`
+-- The slots and bucket capacity of `n` claimed jobs of a limit holding `tokens`
 -- estimated tokens (same transaction as the claim). `excluded.*_tat - :now` is what the
--- claim spends, added to the bucket where it stands now.
+-- claim spends, added to the bucket where it stands now. A limit nobody defined has no
+-- buckets but its slots are counted all the same: every outcome gives one back, so a
+-- limit defined again later sees what runs.
 INSERT INTO medley_limit_usage (name, key, running, starts_tat, tokens_tat)
 SELECT :name, :key, :n,
        CASE WHEN l.rate IS NOT NULL THEN :now + :n * l.period_seconds / l.rate END,
        CASE WHEN l.tokens IS NOT NULL THEN :now + :tokens * l.period_seconds / l.tokens END
-FROM medley_limit AS l WHERE l.name = :name
+FROM (SELECT 1) LEFT JOIN medley_limit AS l ON l.name = :name
+WHERE true
 ON CONFLICT (name, key) DO UPDATE
 SET running = running + excluded.running,
     starts_tat = CASE WHEN excluded.starts_tat IS NULL THEN starts_tat
