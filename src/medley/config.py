@@ -1,11 +1,20 @@
-"""Settings, read once at the edges (CLI, web app). Every field is env var `MEDLEY_<NAME>`."""
+"""Settings, read once at the edges (CLI, web app). Every field is env var `MEDLEY_<NAME>`,
+or a key of the TOML file named by `MEDLEY_CONFIG_FILE` (environment variables win), so a
+deployment can keep its limits, queues and thresholds in one reviewed file."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from medley.application.errors import ConfigError
 
@@ -18,12 +27,34 @@ if TYPE_CHECKING:
     from medley.infrastructure.observability.joblog import JobLogConfig
 
 DEFAULT_DATABASE_URL = "sqlite:///./medley.db"
+CONFIG_FILE_ENV = "MEDLEY_CONFIG_FILE"
 
 
 class Settings(BaseSettings):
     """Medley's configuration. Durations are seconds."""
 
     model_config = SettingsConfigDict(env_prefix="MEDLEY_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then `MEDLEY_*` variables, then the TOML file (if one is named)."""
+        path = os.environ.get(CONFIG_FILE_ENV)
+        if not path:
+            return (init_settings, env_settings)
+        if not Path(path).is_file():
+            raise ConfigError(f"{CONFIG_FILE_ENV}={path}: no such file")
+        try:
+            toml = TomlConfigSettingsSource(settings_cls, toml_file=path)
+        except ValueError as exc:  # tomllib.TOMLDecodeError
+            raise ConfigError(f"{CONFIG_FILE_ENV}={path}: not valid TOML ({exc})") from None
+        return (init_settings, env_settings, toml)
 
     database_url: str = DEFAULT_DATABASE_URL
     """`postgresql://...` or `sqlite:///path.db`. Default `sqlite:///./medley.db`."""
