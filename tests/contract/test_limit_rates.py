@@ -6,35 +6,22 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure.jobs.storage.port import (
     JobCompletion,
-    JobFetchParams,
-    JobInsertParams,
     JobRow,
     JobStore,
     LimitParams,
     LimitRow,
 )
 from tests.support.jobs import job_params
+from tests.support.limits import fetch, limited
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.contract
-
-
-def limited(limit: str, tokens: int | None = None, **overrides: Any) -> JobInsertParams:
-    meta: dict[str, Any] = {"limit": limit}
-    if tokens is not None:
-        meta["limit_tokens"] = tokens
-    return job_params(meta=meta, **overrides)
-
-
-def fetch(worker_id: str = "worker-a", limit: int = 10) -> JobFetchParams:
-    return JobFetchParams(queue="default", limit=limit, worker_id=worker_id)
 
 
 async def limit_row(store: JobStore, name: str) -> LimitRow:

@@ -4,34 +4,21 @@ back by the write that ends `processing` (outcome, release, rescue)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure.jobs.storage.port import (
     JobCompletion,
-    JobFetchParams,
-    JobInsertParams,
     JobRescueParams,
     JobStore,
     LimitParams,
 )
 from tests.support.jobs import finish, job_params
+from tests.support.limits import fetch, limited
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.contract
-
-
-def limited(limit: str, key: str | None = None, **overrides: Any) -> JobInsertParams:
-    meta: dict[str, Any] = {"limit": limit}
-    if key is not None:
-        meta["limit_key"] = key
-    return job_params(meta=meta, **overrides)
-
-
-def fetch(worker_id: str = "worker-a", limit: int = 10) -> JobFetchParams:
-    return JobFetchParams(queue="default", limit=limit, worker_id=worker_id)
 
 
 async def running(store: JobStore, name: str) -> int:

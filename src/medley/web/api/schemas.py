@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from medley.application.models.jobs import JobState
-from medley.application.models.servers import QueueSlots
+from medley.application.models.servers import ServerInfo
 
 
 class EnqueueBody(BaseModel):
@@ -72,24 +72,10 @@ class QueueBody(BaseModel):
     )
 
 
-class ServerBody(BaseModel):
-    id: str
-    hostname: str
-    pid: int
-    queues: list[str]
-    concurrency: int
-    running: int
-    cpu_percent: float
-    rss_bytes: int
-    slots: dict[str, QueueSlots] = Field(
-        default_factory=dict, description="Running jobs per queue against its cap"
-    )
-    throttled: bool = Field(
-        default=False, description="Fetching paused: memory or CPU crossed a threshold"
-    )
-    throttle_reason: str | None = None
-    started_at: datetime
-    heartbeat_at: datetime
+class ServerBody(ServerInfo):
+    """A worker as `JobService.server_list()` sees it, plus what the reader needs to judge
+    it: how old its heartbeat is and whether that is within the lease."""
+
     heartbeat_age_seconds: float
     alive: bool
 

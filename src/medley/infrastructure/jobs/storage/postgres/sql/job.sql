@@ -131,7 +131,7 @@ ORDER BY c.priority, c.run_at, c.id
 -- start rate and its token budget have room for as this statement's snapshot sees them
 -- (nothing while the limit is blocked), so a flood of one key crowds out neither the
 -- queue nor other keys within the window; a limit nobody defined binds nothing.
--- `granted` then decides for real with medley_limit_grant (migration 0008), which locks
+-- `granted` then decides for real with medley_limit_grant (migration 0007), which locks
 -- each (limit, key) usage row and reads its newest state, so two fetchers never both take
 -- the last slot or overspend a rate; only as many jobs of each key as were granted are
 -- claimed (`limited_denied`: some key got fewer than it asked for). A job's token

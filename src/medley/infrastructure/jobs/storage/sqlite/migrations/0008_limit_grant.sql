@@ -1,4 +1,0 @@
--- Medley schema, version 8, SQLite dialect: nothing to change. PostgreSQL's 0008 replaces
--- its medley_limit_grant function with a cheaper one; SQLite takes limit slots in Python
--- under its write lock (sqlite/_limits.py) and has no such function. The version exists
--- on both backends so that their schema versions stay the same.
