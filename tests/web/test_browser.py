@@ -177,3 +177,42 @@ def test_pages_fit_a_phone(served: Served, browser: Browser, shots: Path) -> Non
             phone.screenshot(path=shots / f"{name}.png", full_page=True)
     finally:
         context.close()
+
+
+def test_every_page_renders_with_data(served: Served, page: Page, shots: Path) -> None:
+    """Each dashboard page answers 200 with its heading and real rows in it; the
+    screenshots are the README's gallery (`MEDLEY_SCREENSHOT_DIR=docs/screenshots`)."""
+    done = enqueue(served, "web.add", 1, 2, tags=["invoice"])
+    failed = enqueue(served, "web.fail", "upstream answered 503")
+    enqueue(served, "web.add", 3, 4, delay_seconds=3600)
+    recurring = httpx.put(
+        f"{served.url}/api/recurring/nightly-add",
+        json={"job": "web.add", "cron": "0 3 * * *", "timezone": "Europe/Berlin", "args": [1, 1]},
+        headers=served.headers(),
+    )
+    assert recurring.status_code == 200, recurring.text
+    limit = httpx.put(
+        f"{served.url}/api/limits/openai",
+        json={"max_running": 8, "rate": 500, "tokens": 40_000, "period_seconds": 60},
+        headers=served.headers(),
+    )
+    assert limit.status_code == 200, limit.text
+    wait_state(served, done, "succeeded")
+    wait_state(served, failed, "failed")
+
+    for name, path, heading, row in [
+        ("overview", "/", "Overview", "succeeded"),
+        ("jobs", "/jobs", "Jobs", "web.add"),
+        ("job", f"/jobs/{done}", f"Job #{done}", "invoice"),
+        ("failed", "/failed", "Failed", "upstream answered 503"),
+        ("scheduled", "/scheduled", "Scheduled", "web.add"),
+        ("queues", "/queues", "Queues", "default"),
+        ("servers", "/servers", "Servers", "default"),
+        ("recurring", "/recurring", "Recurring", "nightly-add"),
+        ("limits", "/limits", "Limits", "openai"),
+    ]:
+        response = page.goto(f"{served.url}/hangfire{path}")
+        assert response is not None and response.status == 200, path
+        expect(page.get_by_role("heading", name=heading, exact=False).first).to_be_visible()
+        expect(page.locator("main").get_by_text(row).first).to_be_visible()
+        page.screenshot(path=shots / f"{name}.png", full_page=True)
