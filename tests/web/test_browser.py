@@ -212,7 +212,8 @@ def test_every_page_renders_with_data(served: Served, page: Page, shots: Path) -
         ("limits", "/limits", "Limits", "openai"),
     ]:
         response = page.goto(f"{served.url}/hangfire{path}")
-        assert response is not None and response.status == 200, path
+        assert response is not None, path
+        assert response.status == 200, path
         expect(page.get_by_role("heading", name=heading, exact=False).first).to_be_visible()
         expect(page.locator("main").get_by_text(row).first).to_be_visible()
         page.screenshot(path=shots / f"{name}.png", full_page=True)
