@@ -154,3 +154,18 @@ async def test_a_429_gives_the_attempt_token_reservation_back(
     assert info.state is medley.JobState.SUCCEEDED
     assert limit_jobs.calls["refused"] == 2
     assert (await limit_info(service, "it-tokens-429")).tokens_used == pytest.approx(100, abs=5)
+
+
+async def test_burst_mode_waits_for_jobs_a_start_rate_holds_back(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    # Jobs held back by a start rate are still runnable: `run_until_idle` returned after
+    # the first bucketful and left the rest enqueued.
+    await service.limit_set(limit_jobs.RATE_LIMIT, rate=5, period=1.0)
+    ids = await service.enqueue_many(limit_jobs.rate_tick, [() for _ in range(8)])
+    server = await start_worker(concurrency=8)
+
+    await server.run_until_idle(timeout=10)
+
+    assert len(limit_jobs.starts) == 8
+    assert {(await service.get(i)).state for i in ids} == {medley.JobState.SUCCEEDED}

@@ -336,7 +336,14 @@ class WorkerServer:
                     and settled()
                     and self.completer.batches_written == written
                 ):
-                    return
+                    # Jobs a start rate or a 429 block held back are still runnable: wait
+                    # until they may start (no query meanwhile), then look again.
+                    hints = [self.store.limit_wait_hint(q) for q in self.config.queues]
+                    held = [h for h in hints if h is not None]
+                    if not held:
+                        return
+                    await asyncio.sleep(min([*held, self.config.poll_seconds]))
+                    continue
                 await asyncio.sleep(0.01)  # polls in-memory state only; no query per tick
 
         await asyncio.wait_for(idle(), timeout)
