@@ -149,8 +149,15 @@ class Producer:
         back by a start rate or a 429 block, when they may start (no sooner: no spin)."""
         if self.throttle is not None and self.throttle.throttled:
             return min(self.config.poll_seconds, self.throttle.config.sample_seconds)
-        hints = (self.store.limit_wait_hint(queue) for queue in self.config.queues)
-        return min([self.config.poll_seconds, *(h for h in hints if h is not None)])
+        wait = self.limit_wait()
+        return self.config.poll_seconds if wait is None else min(wait, self.config.poll_seconds)
+
+    def limit_wait(self) -> float | None:
+        """Seconds until a job that a start rate or a 429 block holds back in one of this
+        worker's queues may start (None: none is held back by time). Read from what the
+        last fetches learned: no query."""
+        hints = [h for q in self.config.queues if (h := self.store.limit_wait_hint(q)) is not None]
+        return min(hints, default=None)
 
     def _start(self, row: JobRow) -> None:
         ctx = self.executor.context_for(row)
@@ -165,14 +172,7 @@ class Producer:
         try:
             completion = await self.executor.execute(row, ctx)
         except asyncio.CancelledError:
-            # Checkpoint: stopped without an outcome; give the job back unspent.
-            completion = JobCompletion(
-                id=row.id,
-                attempt=row.attempt,
-                state=JobState.ENQUEUED,
-                reason=StateChangeReason.RELEASED,
-                release=True,
-            )
+            completion = _given_back(row)  # checkpoint: stopped without an outcome
         finally:
             self.running.pop(row.id, None)
             if self.slots.give_back(row.queue) or self._saturated or self._stopping:
@@ -190,14 +190,15 @@ class Producer:
         self.running.pop(row.id, None)
         self.slots.give_back(row.queue)
         self._wake.set()
-        cancelled = ctx.stop_reason == STOP_CANCEL
+        if ctx.stop_reason != STOP_CANCEL:
+            self.completer.submit(_given_back(row))
+            return
         self.completer.submit(
             JobCompletion(
                 id=row.id,
                 attempt=row.attempt,
-                state=JobState.CANCELLED if cancelled else JobState.ENQUEUED,
-                reason=StateChangeReason.CANCELLED if cancelled else StateChangeReason.RELEASED,
-                release=not cancelled,
+                state=JobState.CANCELLED,
+                reason=StateChangeReason.CANCELLED,
                 job=row.job,
                 queue=row.queue,
             )
@@ -238,3 +239,16 @@ class Producer:
             if pending:
                 log.warning("released %d running jobs back to the queue", len(pending))
                 await asyncio.wait(pending, timeout=5)
+
+
+def _given_back(row: JobRow) -> JobCompletion:
+    """The outcome of an attempt stopped before it had one: back to the queue, unspent."""
+    return JobCompletion(
+        id=row.id,
+        attempt=row.attempt,
+        state=JobState.ENQUEUED,
+        reason=StateChangeReason.RELEASED,
+        release=True,
+        job=row.job,
+        queue=row.queue,
+    )

@@ -338,11 +338,10 @@ class WorkerServer:
                 ):
                     # Jobs a start rate or a 429 block held back are still runnable: wait
                     # until they may start (no query meanwhile), then look again.
-                    hints = [self.store.limit_wait_hint(q) for q in self.config.queues]
-                    held = [h for h in hints if h is not None]
-                    if not held:
+                    held = self.producer.limit_wait()
+                    if held is None:
                         return
-                    await asyncio.sleep(min([*held, self.config.poll_seconds]))
+                    await asyncio.sleep(min(held, self.config.poll_seconds))
                     continue
                 await asyncio.sleep(0.01)  # polls in-memory state only; no query per tick
 
