@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     concurrency: int | None = Field(default=None, ge=1)
     """Jobs run at once per worker process. Default: the sum of the per-queue caps when
     every queue has one, else 10."""
+    prefetch: int | None = Field(default=None, ge=0)
+    """Jobs a worker process may claim ahead of a free slot while its jobs are short
+    (under 0.25 s on average), so the next job starts without a round trip. Default: the
+    concurrency; 0 turns it off."""
     queue_mode: str = Field(default="strict", pattern="^(strict|weighted)$")
     """`strict` (always ask the queues in their order) or `weighted` (smooth weighted
     round-robin over the `@WEIGHT`s, so a flooded queue cannot starve the others).
@@ -218,6 +222,7 @@ class Settings(BaseSettings):
             queue_weights={s.name: s.weight for s in specs},
             queue_mode="weighted" if self.queue_mode == "weighted" else "strict",
             concurrency=self.concurrency or 0,
+            prefetch=self.prefetch,
             throttle=self.throttle_config(),
             child_max_jobs=self.child_max_jobs,
             child_max_rss_mb=self.child_max_rss_mb,

@@ -70,6 +70,13 @@ def worker(
         str | None,
         typer.Option(help="strict (queue order) or weighted (by @WEIGHT) [MEDLEY_QUEUE_MODE]"),
     ] = None,
+    prefetch: Annotated[
+        int | None,
+        typer.Option(
+            help="Jobs claimed ahead of a free slot while jobs are short (default: the "
+            "concurrency; 0: off) [MEDLEY_PREFETCH]"
+        ),
+    ] = None,
     max_rss_mb: Annotated[
         float | None, typer.Option(help="Stop fetching while RSS is above this (MiB)")
     ] = None,
@@ -101,6 +108,7 @@ def worker(
         imports=",".join(imports) if imports else None,
         metrics_port=metrics_port,
         queue_mode=queue_mode,
+        prefetch=prefetch,
         max_rss_mb=max_rss_mb,
         min_available_mb=min_available_mb,
         max_cpu_percent=max_cpu_percent,
@@ -185,6 +193,7 @@ def _run_supervisor(settings: Settings, env: dict[str, str]) -> int:
 
 
 RESOURCE_OPTIONS = (
+    "prefetch",
     "max_rss_mb",
     "min_available_mb",
     "max_cpu_percent",

@@ -120,6 +120,10 @@ class JobMetrics:
     def jobs_enqueued(
         self, params: Sequence[JobInsertParams], results: Sequence[JobInsertResult]
     ) -> None:
+        if len(params) == 1:  # a single enqueue: no Counter to build
+            if not results[0].existing:
+                self._child(self.enqueued, params[0].job, params[0].queue).inc()
+            return
         # Counted per (job, queue) first: one labelled child lookup per job cost a bulk
         # enqueue a few microseconds per job.
         counts: collections.Counter[tuple[str, str]] = collections.Counter(
@@ -128,7 +132,7 @@ class JobMetrics:
             if not result.existing
         )
         for (job, queue), n in counts.items():
-            self.enqueued.labels(job, queue).inc(n)
+            self._child(self.enqueued, job, queue).inc(n)
 
     def job_started(self, row: JobRow) -> None:
         if row.started_at is not None:

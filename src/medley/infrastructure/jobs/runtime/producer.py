@@ -1,5 +1,15 @@
 """The fetch loop: claim at most as many jobs as there are free slots, run them, and
-sleep until woken (NOTIFY, a local enqueue, a freed slot) or the poll interval passes."""
+sleep until woken (NOTIFY, a local enqueue, a freed slot) or the poll interval passes.
+
+While this worker's jobs are short, it also claims a few jobs *ahead* (prefetch): they
+wait in memory, already claimed, and start the moment a slot frees, with no round trip
+between one job's end and the next one's start; the next claim is in flight while jobs
+run. Bounds, so that claiming ahead never hoards work another worker could do: at most
+`prefetch` jobs (default: the concurrency), only jobs without a named limit (a held job
+must not hold a limit's slot or start), only while the recent jobs ran under
+`AHEAD_SHORT_SECONDS`, and a job held longer than `AHEAD_HOLD_SECONDS` is given back to
+the queue. A held job is `processing` under this worker (its `started_at` is the claim);
+it can be cancelled, and a shutdown gives it back like a job that never started."""
 
 from __future__ import annotations
 
@@ -7,6 +17,8 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +34,12 @@ from medley.infrastructure.jobs.storage.port import JobCompletion, JobFetchParam
 log = logging.getLogger("medley.worker")
 
 FETCH_BATCH_MAX = 200
+AHEAD_SHORT_SECONDS = 0.25
+"""Jobs are claimed ahead only while the average of this worker's recent jobs is shorter."""
+AHEAD_HOLD_SECONDS = 1.0
+"""A job claimed ahead and not started within this is given back to the queue."""
+_DURATION_WEIGHT = 0.2
+"""Weight of the newest job in the moving average of job durations."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +51,20 @@ class ProducerConfig:
     """Per-queue caps on running jobs (queues not named share the total only)."""
     queue_weights: Mapping[str, int] = field(default_factory=dict)
     queue_mode: QueueMode = "strict"
+    prefetch: int | None = None
+    """Most jobs claimed ahead of a free slot (None: the concurrency; 0: never)."""
 
     def __post_init__(self) -> None:
         if not self.queues:
             raise ValueError("a worker needs at least one queue")
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if self.prefetch is not None and self.prefetch < 0:
+            raise ValueError("prefetch must be 0 or more")
+
+    @property
+    def prefetch_max(self) -> int:
+        return self.concurrency if self.prefetch is None else self.prefetch
 
 
 class Producer:
@@ -71,6 +97,13 @@ class Producer:
         self._saturated = False
         self._maybe_more = False
         self.fetches = 0
+        self._ahead: dict[str, deque[tuple[JobRow, float]]] = {q: deque() for q in config.queues}
+        """Per queue, jobs claimed ahead with their claim time, in fetch order."""
+        self._ahead_count = 0
+        self._ahead_more = False
+        """The last claim ahead got all it asked for: the queue may hold more."""
+        self._duration: float | None = None
+        """Moving average of job durations (None: no job finished yet)."""
         self.last_fetch_empty = False
         self.last_fetch_skipped = False
         """The last fetch asked no queue (no free slot, stopping or throttled): finding
@@ -79,6 +112,28 @@ class Producer:
     @property
     def free_slots(self) -> int:
         return self.config.concurrency - len(self.running)
+
+    @property
+    def held_ahead(self) -> int:
+        """Jobs claimed ahead, not started yet."""
+        return self._ahead_count
+
+    def held_ids(self) -> set[int]:
+        """Every job this worker holds: running, or claimed ahead."""
+        ahead = {row.id for rows in self._ahead.values() for row, _ in rows}
+        return set(self.running) | ahead
+
+    def _ahead_room(self) -> int:
+        """How many more jobs to claim ahead now (0 unless recent jobs were short)."""
+        short = self._duration is not None and self._duration < AHEAD_SHORT_SECONDS
+        if not short or self._stopping:
+            return 0
+        return max(self.config.prefetch_max - self._ahead_count, 0)
+
+    def _wants_ahead(self) -> bool:
+        """Refill the jobs held ahead once half of them have started, while the queue had
+        more (an empty queue wakes us by NOTIFY, not by each job's end)."""
+        return self._ahead_more and self._ahead_room() * 2 >= self.config.prefetch_max > 0
 
     @property
     def throttled(self) -> bool:
@@ -100,36 +155,81 @@ class Producer:
         self._maybe_more = False
         # The order is taken only when something can start, so that weighted turns are
         # spent on real fetches.
-        can_start = self.free_slots > 0 and not self._stopping and not self.throttled
+        can_start = (
+            (self.free_slots > 0 or self._wants_ahead())
+            and not self._stopping
+            and not self.throttled
+        )
         self.last_fetch_skipped = not can_start
         for queue in self.order.next() if can_start else []:
-            if self.free_slots <= 0 or self._stopping:
+            if self._stopping:
                 break
+            started += self._start_ahead(queue)
             free = min(self.slots.free(queue), FETCH_BATCH_MAX)
-            if free <= 0:
+            ahead = min(self._ahead_room(), FETCH_BATCH_MAX)
+            if free <= 0 and ahead <= 0:
                 continue  # this queue is at its own cap; the others may still run
             rows = await self.store.job_fetch_available(
-                JobFetchParams(queue=queue, limit=free, worker_id=self.worker_id)
+                JobFetchParams(queue=queue, limit=free, worker_id=self.worker_id, ahead=ahead)
             )
             self.fetches += 1
-            for row in rows:
+            # Slots may have freed (or been refilled from jobs held ahead) meanwhile: start
+            # what fits now, hold the rest.
+            fits = max(self.slots.free(queue), 0)
+            for row in rows[:fits]:
                 self._start(row)
-            started += len(rows)
-            if len(rows) == free:
+            claimed_at = time.monotonic()
+            for row in rows[fits:]:
+                self._ahead[queue].append((row, claimed_at))
+            self._ahead_count += max(len(rows) - fits, 0)
+            self._ahead_more = ahead > 0 and len(rows) >= free + ahead
+            started += min(len(rows), fits)
+            if len(rows) >= free > 0:
                 self._maybe_more = True
                 # It may hold more; unless its own cap stopped it, refill from it first
                 # next time rather than letting a lower queue in.
                 if self.slots.free(queue) == self.free_slots:
                     break
         self._saturated = self.free_slots <= 0
-        self.last_fetch_empty = started == 0
+        self.last_fetch_empty = started == 0 and not self._ahead_count
         return started
+
+    def _start_ahead(self, queue: str) -> int:
+        """Start jobs of `queue` held ahead into its free slots."""
+        held = self._ahead[queue]
+        started = 0
+        while held and self.slots.free(queue) > 0:
+            row, _ = held.popleft()
+            self._ahead_count -= 1
+            self._start(row)
+            started += 1
+        return started
+
+    def _start_ahead_any(self) -> None:
+        for queue in self.config.queues:
+            if self._ahead[queue]:
+                self._start_ahead(queue)
+
+    def _give_back_stale(self, *, everything: bool = False) -> float | None:
+        """Give back jobs held ahead for longer than `AHEAD_HOLD_SECONDS` (or all of them);
+        the seconds until the next one would be stale (None: none held)."""
+        now = time.monotonic()
+        soonest: float | None = None
+        for held in self._ahead.values():
+            while held and (everything or now - held[0][1] >= AHEAD_HOLD_SECONDS):
+                row, _ = held.popleft()
+                self._ahead_count -= 1
+                self.completer.submit(_given_back(row))
+            if held:
+                due = held[0][1] + AHEAD_HOLD_SECONDS - now
+                soonest = due if soonest is None else min(soonest, due)
+        return soonest
 
     async def run(self) -> None:
         delay = 0.05
         while not self._stopping:
             self._wake.clear()
-            if self.free_slots > 0 and not self.throttled:
+            if (self.free_slots > 0 or self._wants_ahead()) and not self.throttled:
                 try:
                     started = await self.fetch_once()
                     delay = 0.05
@@ -140,8 +240,12 @@ class Producer:
                     continue
                 if started and self._maybe_more:
                     continue  # a queue filled the whole batch: there may be more
+            idle = self._idle_seconds()
+            stale = self._give_back_stale()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._idle_seconds())
+                await asyncio.wait_for(
+                    self._wake.wait(), idle if stale is None else min(idle, stale)
+                )
             await asyncio.sleep(0)  # let jobs finishing in this same tick free their slots
 
     def _idle_seconds(self) -> float:
@@ -175,7 +279,16 @@ class Producer:
             completion = _given_back(row)  # checkpoint: stopped without an outcome
         finally:
             self.running.pop(row.id, None)
-            if self.slots.give_back(row.queue) or self._saturated or self._stopping:
+            was_full = self.slots.give_back(row.queue)
+            duration = time.monotonic() - ctx.started
+            self._duration = (
+                duration
+                if self._duration is None
+                else self._duration + _DURATION_WEIGHT * (duration - self._duration)
+            )
+            if self._ahead_count and not self._stopping:
+                self._start_ahead_any()  # the freed slot takes a held job: no round trip
+            if was_full or self._saturated or self._stopping or self._wants_ahead():
                 self._wake.set()
         self.completer.submit(completion)
 
@@ -193,16 +306,7 @@ class Producer:
         if ctx.stop_reason != STOP_CANCEL:
             self.completer.submit(_given_back(row))
             return
-        self.completer.submit(
-            JobCompletion(
-                id=row.id,
-                attempt=row.attempt,
-                state=JobState.CANCELLED,
-                reason=StateChangeReason.CANCELLED,
-                job=row.job,
-                queue=row.queue,
-            )
-        )
+        self.completer.submit(_cancelled(row))
 
     @contextlib.asynccontextmanager
     async def no_fetch_in_flight(self) -> AsyncIterator[None]:
@@ -215,7 +319,7 @@ class Producer:
         """Stop a running job for a user's cancel. False if this worker doesn't run it."""
         entry = self.running.get(job_id)
         if entry is None:
-            return False
+            return self._cancel_held(job_id)
         task, ctx = entry
         if ctx.stop_reason == STOP_CANCEL:
             return True  # already stopping: a second cancel would interrupt its cleanup
@@ -223,12 +327,24 @@ class Producer:
         task.cancel()
         return True
 
+    def _cancel_held(self, job_id: int) -> bool:
+        """A user's cancel of a job claimed ahead: it never starts."""
+        for held in self._ahead.values():
+            for entry in held:
+                row = entry[0]
+                if row.id == job_id:
+                    held.remove(entry)
+                    self._ahead_count -= 1
+                    self.completer.submit(_cancelled(row))
+                    return True
+        return False
+
     async def stop(self, grace: float) -> None:
         """Stop fetching; give running jobs `grace` seconds, then release the rest."""
         self._stopping = True
         self._wake.set()
         async with self._fetch_lock:  # jobs of a fetch in flight are started (and waited for)
-            pass
+            self._give_back_stale(everything=True)  # jobs held ahead never started
         tasks = [task for task, _ in self.running.values()]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
@@ -249,6 +365,18 @@ def _given_back(row: JobRow) -> JobCompletion:
         state=JobState.ENQUEUED,
         reason=StateChangeReason.RELEASED,
         release=True,
+        job=row.job,
+        queue=row.queue,
+    )
+
+
+def _cancelled(row: JobRow) -> JobCompletion:
+    """The outcome of a user's cancel of an attempt that never started."""
+    return JobCompletion(
+        id=row.id,
+        attempt=row.attempt,
+        state=JobState.CANCELLED,
+        reason=StateChangeReason.CANCELLED,
         job=row.job,
         queue=row.queue,
     )

@@ -81,6 +81,9 @@ class WorkerConfig:
     queue_mode: QueueMode = "strict"
     """`strict`: always ask the first queue first. `weighted`: smooth weighted round-robin
     over the queue weights, so a flooded queue cannot starve the others."""
+    prefetch: int | None = None
+    """Most jobs claimed ahead of a free slot while jobs are short (None: the concurrency;
+    0: never). See `runtime/producer.py`."""
     throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
     """Resource thresholds beyond which this worker stops fetching (default: none)."""
     child_max_jobs: int | None = None
@@ -199,6 +202,7 @@ class WorkerServer:
                 queue_slots=c.queue_slots,
                 queue_weights=c.queue_weights,
                 queue_mode=c.queue_mode,
+                prefetch=c.prefetch,
             ),
             worker_id=self.worker_id,
             on_job_started=job_started,
@@ -269,7 +273,7 @@ class WorkerServer:
         lost with its connection) so they don't sit in `processing` while we live."""
         async with self.producer.no_fetch_in_flight():
             held = await self.store.job_get_held(self.worker_id)
-            busy = set(self.producer.running) | self.completer.pending_ids()
+            busy = self.producer.held_ids() | self.completer.pending_ids()
         acted = 0
         for job in held:
             if job.id in busy:
@@ -318,6 +322,7 @@ class WorkerServer:
         def settled() -> bool:
             return (
                 not self.producer.running
+                and not self.producer.held_ahead
                 and self.completer.backlog == 0
                 and not self.producer.throttled  # a paused worker has not drained its queues
             )

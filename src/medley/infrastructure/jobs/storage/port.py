@@ -124,6 +124,10 @@ class JobFetchParams:
     queue: str
     limit: int
     worker_id: str
+    ahead: int = 0
+    """Also claim up to this many more jobs *without a limit* (the worker holds them until
+    a slot frees, see `Producer`): jobs with a limit are only ever claimed within `limit`,
+    so that a held job never holds a limit's slot or start. A store may claim fewer."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

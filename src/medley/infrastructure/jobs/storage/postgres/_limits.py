@@ -117,12 +117,16 @@ class LimitedQueues:
         self._fair_until: dict[str, float] = {}
         self.waits = LimitWaits()
 
-    async def fetch(self, run: Fetch, queue: str, values: dict[str, Any]) -> list[JobRow]:
+    async def fetch(
+        self, run: Fetch, queue: str, values: dict[str, Any], ahead: int = 0
+    ) -> list[JobRow]:
+        """`values["limit"]` jobs, plus up to `ahead` jobs without a limit when the queue
+        holds no limited ones (the plain statement cannot claim those)."""
         limited = queue in self._queues
         if limited:
             rows = await self._fetch_limited(run, queue, values)
         else:
-            rows = await run("job_fetch_available", values)
+            rows = await run("job_fetch_available", {**values, "limit": values["limit"] + ahead})
         jobs = [job_row(r) for r in rows if r["id"] is not None]
         waiting = bool(rows and rows[0]["limited_waiting"])
         if waiting:

@@ -6,6 +6,7 @@ costs one round trip; multi-statement operations open an explicit transaction.
 
 from __future__ import annotations
 
+import collections
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -66,6 +67,7 @@ from medley.infrastructure.jobs.storage.port import (
 )
 from medley.infrastructure.jobs.storage.postgres import _limits
 from medley.infrastructure.jobs.storage.postgres import _workflows as _wf
+from medley.infrastructure.jobs.storage.postgres._connections import Connections
 from medley.infrastructure.jobs.storage.postgres._errors import map_errors
 from medley.infrastructure.jobs.storage.postgres._limits import LimitedQueues, PostgresLimitMethods
 from medley.infrastructure.jobs.storage.postgres._rows import history_row, job_row, server_row
@@ -129,6 +131,7 @@ class PostgresJobStore(PostgresLimitMethods):
             connection_class=psycopg.AsyncConnection[Row],
             timeout=10,
         )
+        self._conns = Connections(self._pool)
         self._listener = PostgresListener(conninfo)
         self._event_listener = PostgresListener(conninfo, channels=(CHANNEL_EVENTS,))
 
@@ -143,11 +146,11 @@ class PostgresJobStore(PostgresLimitMethods):
     async def close(self) -> None:
         await self._listener.close()
         await self._event_listener.close()
-        await self._pool.close()
+        await self._conns.close()
 
     async def _fetch(self, name: LiteralString, params: Row | None = None) -> list[Row]:
         with map_errors(name):
-            async with self._pool.connection() as conn:
+            async with self._conns.lease() as conn:
                 cur = await conn.execute(Q[name], params)
                 return await cur.fetchall() if cur.description else []
 
@@ -155,7 +158,7 @@ class PostgresJobStore(PostgresLimitMethods):
         """Run statements in one transaction; return the last one's rows."""
         rows: list[Row] = []
         with map_errors(steps[-1][0]):
-            async with self._pool.connection() as conn, conn.transaction():
+            async with self._conns.lease() as conn, conn.transaction():
                 for name, params in steps:
                     cur = await conn.execute(Q[name], params)
                     rows = await cur.fetchall() if cur.description else []
@@ -167,7 +170,7 @@ class PostgresJobStore(PostgresLimitMethods):
         known = MIGRATIONS[-1][0]
         applied: list[int] = []
         with map_errors("migrating"):
-            async with self._pool.connection() as conn, conn.transaction():
+            async with self._conns.lease() as conn, conn.transaction():
                 await conn.execute(Q["migration_lock"])
                 await conn.execute(Q["migration_create_table"])
                 cur = await conn.execute(Q["migration_get_applied"])
@@ -208,7 +211,7 @@ class PostgresJobStore(PostgresLimitMethods):
             )
         use_copy = len(params) >= COPY_THRESHOLD and all(p.unique_key is None for p in params)
         with map_errors("enqueueing"):
-            async with self._pool.connection() as conn:
+            async with self._conns.lease() as conn:
                 if use_copy:
                     async with conn.transaction():
                         return await self._insert_copy(conn, params)
@@ -220,9 +223,13 @@ class PostgresJobStore(PostgresLimitMethods):
         cur = conn.cursor(row_factory=dict_row)
         if len(params) == 1:
             await cur.execute(Q["job_insert_one"], _one_values(params[0]))
+            inserted = await cur.fetchall()
+            if inserted:  # the common case, kept short: a single enqueue is latency-bound
+                row = inserted[0]
+                return [JobInsertResult(row["id"], JobState(row["state"]), False)]
         else:
             await cur.execute(Q["job_insert_many"], _many_values(params))
-        inserted = sorted(await cur.fetchall(), key=lambda r: r["id"])
+            inserted = sorted(await cur.fetchall(), key=lambda r: r["id"])
         existing: dict[str, Row] = {}
         if len(inserted) < len(params):
             keys = [p.unique_key for p in params if p.unique_key is not None]
@@ -247,14 +254,21 @@ class PostgresJobStore(PostgresLimitMethods):
         async with conn.cursor().copy(Q["job_history_copy"]) as copy:
             for start in range(0, len(params), COPY_CHUNK):
                 await copy.write(_copy_history(ids, params, start))
-        queues = sorted({p.queue for p in params if p.state is JobState.ENQUEUED})
-        if queues:
-            await conn.execute(Q["job_notify_queues"], {"queues": queues})
+        counts = collections.Counter((p.queue, p.state.value) for p in params)
+        await conn.execute(
+            Q["job_copy_finish"],
+            {
+                "count_queue": [queue for queue, _ in counts],
+                "count_state": [state for _, state in counts],
+                "count": list(counts.values()),
+                "queues": sorted({q for q, state in counts if state == JobState.ENQUEUED.value}),
+            },
+        )
         return [JobInsertResult(i, p.state, False) for i, p in zip(ids, params, strict=True)]
 
     async def job_fetch_available(self, params: JobFetchParams) -> list[JobRow]:
         values = {"queue": params.queue, "limit": params.limit, "worker_id": params.worker_id}
-        return await self._limits.fetch(self._fetch, params.queue, values)
+        return await self._limits.fetch(self._fetch, params.queue, values, params.ahead)
 
     async def job_set_state_if_processing(
         self, worker_id: str, completions: Sequence[JobCompletion]
@@ -280,7 +294,7 @@ class PostgresJobStore(PostgresLimitMethods):
     ) -> list[int]:
         values = _completion_values(worker_id, completions, True)
         with map_errors("completing jobs"):
-            async with self._pool.connection() as conn, conn.transaction():
+            async with self._conns.lease() as conn, conn.transaction():
                 rows = await _wf.rows(conn, "job_set_state_if_processing", values)
                 await _wf.settle(conn, map(_wf.Finished.of, rows))
         return [r["id"] for r in rows]
@@ -358,7 +372,7 @@ class PostgresJobStore(PostgresLimitMethods):
 
     async def job_rescue(self, params: JobRescueParams) -> list[JobRow]:
         with map_errors("rescuing jobs"):
-            async with self._pool.connection() as conn, conn.transaction():
+            async with self._conns.lease() as conn, conn.transaction():
                 cur = await conn.execute(
                     Q["job_rescue_candidates"], {"lease_seconds": params.lease_seconds}
                 )
@@ -421,7 +435,7 @@ class PostgresJobStore(PostgresLimitMethods):
 
     async def server_prune(self, older_than_seconds: float) -> int:
         with map_errors("server_prune"):
-            async with self._pool.connection() as conn:
+            async with self._conns.lease() as conn:
                 cur = await conn.execute(
                     Q["server_prune"], {"older_than_seconds": older_than_seconds}
                 )
@@ -502,7 +516,7 @@ class PostgresJobStore(PostgresLimitMethods):
         query = Q["job_search"].replace(_SEARCH_ANCHOR, " AND ".join(conditions) or _SEARCH_ANCHOR)
         values["limit"] = params.limit
         with map_errors("searching jobs"):
-            async with self._pool.connection() as conn:
+            async with self._conns.lease() as conn:
                 cur = await conn.execute(query, values)
                 return [job_row(r) for r in await cur.fetchall()]
 
@@ -554,7 +568,7 @@ class PostgresJobStore(PostgresLimitMethods):
         for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
             try:
                 with map_errors(doing):
-                    async with self._pool.connection() as conn, conn.transaction():
+                    async with self._conns.lease() as conn, conn.transaction():
                         return await fn(conn)
             except StorageError as exc:
                 deadlock = isinstance(exc.__cause__, psycopg.errors.DeadlockDetected)

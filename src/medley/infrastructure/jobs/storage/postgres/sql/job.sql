@@ -27,6 +27,11 @@ history AS (
     SELECT id, NULL, state, CASE state WHEN 'scheduled' THEN 'scheduled' ELSE 'enqueued' END, 0
     FROM inserted
 ),
+counted AS (
+    -- The dashboard's counters (migration 0008: inserts count themselves, no trigger).
+    INSERT INTO medley_stat_delta (queue, state, minute, delta)
+    SELECT queue, state, 'epoch', count(*) FROM inserted GROUP BY queue, state
+),
 notified AS (
     SELECT pg_notify('medley_job', q.queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'enqueued') q
@@ -51,6 +56,10 @@ history AS (
     INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt)
     SELECT id, NULL, state, CASE state WHEN 'scheduled' THEN 'scheduled' ELSE 'enqueued' END, 0
     FROM inserted
+),
+counted AS (
+    INSERT INTO medley_stat_delta (queue, state, minute, delta)
+    SELECT queue, state, 'epoch', 1 FROM inserted
 )
 SELECT id, state, unique_key,
        (SELECT pg_notify('medley_job', queue) FROM inserted WHERE state = 'enqueued') AS notified
@@ -75,7 +84,15 @@ COPY medley_job (id, job, queue, priority, state, args, kwargs, run_at, max_atte
 -- name: job_history_copy
 COPY medley_job_history (job_id, to_state, reason, attempt) FROM STDIN
 
--- name: job_notify_queues
+-- name: job_copy_finish
+-- After the COPYs of a bulk enqueue, in their transaction: count the jobs per (queue,
+-- state) for the dashboard (as job_insert_many does) and wake the queues' workers.
+WITH counted AS (
+    INSERT INTO medley_stat_delta (queue, state, minute, delta)
+    SELECT queue, state, 'epoch', n
+    FROM unnest(%(count_queue)s::text[], %(count_state)s::text[], %(count)s::bigint[])
+        AS c(queue, state, n)
+)
 SELECT pg_notify('medley_job', q) FROM unnest(%(queues)s::text[]) AS q
 
 -- name: job_fetch_available

@@ -50,9 +50,10 @@ FROM medley_job
 WHERE id > :after_id AND id <= :last_id
 ORDER BY id
 
--- name: job_notify_queues
--- SQLite has no LISTEN/NOTIFY (capabilities.listen_notify is False): workers poll. Unused;
--- defined so that both backends have the same query names.
+-- name: job_copy_finish
+-- SQLite has no COPY (bulk inserts use executemany, counted by trigger) and no
+-- LISTEN/NOTIFY (capabilities.listen_notify is False): workers poll. Unused; defined so
+-- that both backends have the same query names.
 SELECT NULL AS unused WHERE 0
 
 -- name: job_fetch_available
