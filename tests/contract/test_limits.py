@@ -4,6 +4,7 @@ back by the write that ends `processing` (outcome, release, rescue)."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -148,3 +149,31 @@ async def test_limit_delete_forgets_the_limit(store: JobStore) -> None:
     assert not await store.limit_delete("llm")
 
     assert len(await store.job_fetch_available(fetch())) == 1
+
+
+async def test_jobs_claimed_ahead_are_never_limited_ones(store: JobStore) -> None:
+    """`ahead` jobs wait in a worker before they start: a limited one would hold a slot of
+    its limit without running. Only `limit` may include limited jobs."""
+    await store.limit_upsert(LimitParams(name="llm", max_running=10))
+    await store.job_insert_many([job_params(priority=1) for _ in range(2)])
+    await store.job_insert_many([limited("llm", priority=5) for _ in range(4)])
+    await store.job_insert_many([job_params(priority=9) for _ in range(2)])
+    # A first claim learns that the queue holds limited jobs (as a worker's would).
+    await store.job_fetch_available(fetch("worker-a", limit=1))
+
+    params = fetch("worker-b", limit=2)
+    rows = await store.job_fetch_available(replace(params, ahead=6))
+
+    assert 1 <= sum(r.meta.get("limit") == "llm" for r in rows) <= 2
+    assert await running(store, "llm") <= 2
+
+
+async def test_a_queue_without_limited_jobs_may_be_claimed_ahead(
+    store: JobStore, backend_name: str
+) -> None:
+    await store.job_insert_many([job_params() for _ in range(5)])
+
+    rows = await store.job_fetch_available(replace(fetch(limit=1), ahead=3))
+
+    # PostgreSQL claims the 3 ahead too; SQLite (allowed to claim fewer) only `limit`.
+    assert len(rows) == (4 if backend_name == "postgres" else 1)

@@ -131,8 +131,9 @@ class Producer:
         return max(self.config.prefetch_max - self._ahead_count, 0)
 
     def _wants_ahead(self) -> bool:
-        """Refill the jobs held ahead once half of them have started, while the queue had
-        more (an empty queue wakes us by NOTIFY, not by each job's end)."""
+        """Refill the jobs held ahead once half of them have started, while the queue may
+        hold more: the last claim got all it asked for, or new jobs were announced since
+        (an empty queue wakes us by NOTIFY, not by each job's end)."""
         return self._ahead_more and self._ahead_room() * 2 >= self.config.prefetch_max > 0
 
     @property
@@ -141,6 +142,9 @@ class Producer:
         return self.throttle is not None and self.throttle.check() is not None
 
     def wake(self) -> None:
+        """New jobs may be waiting (NOTIFY, a local enqueue, a retry): look, including
+        for jobs to claim ahead."""
+        self._ahead_more = True
         self._wake.set()
 
     async def fetch_once(self) -> int:
@@ -220,6 +224,9 @@ class Producer:
                 row, _ = held.popleft()
                 self._ahead_count -= 1
                 self.completer.submit(_given_back(row))
+                # The running jobs are not short after all: claim nothing ahead again
+                # until one of them ends, or the same jobs would be taken back and forth.
+                self._duration = None
             if held:
                 due = held[0][1] + AHEAD_HOLD_SECONDS - now
                 soonest = due if soonest is None else min(soonest, due)
