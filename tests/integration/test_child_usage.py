@@ -43,7 +43,8 @@ async def test_usage_reported_in_a_child_replaces_the_reservation(
 async def test_usage_reported_before_a_child_is_killed_still_counts(
     service: medley.JobService, start_worker: StartWorker
 ) -> None:
-    options = medley.JobOptions(timeout=timedelta(seconds=1), max_attempts=1)
+    # The timeout includes starting the child: 3 s leaves room for a slow, shared machine.
+    options = medley.JobOptions(timeout=timedelta(seconds=3), max_attempts=1)
     job_id = await service.enqueue_with(limit_jobs.token_call_cpu, 60, 30, options=options)
     await start_worker(concurrency=2, cpu_processes=1)
 

@@ -47,7 +47,8 @@ async def test_timeout_kills_the_child_and_the_next_job_gets_a_fresh_one(
 ) -> None:
     await start_worker(cpu_processes=1)
     marker = tmp_path / "spin.pid"
-    options = medley.JobOptions(max_attempts=1, timeout=timedelta(seconds=1))
+    # The timeout includes starting the child: 3 s leaves room for a slow, shared machine.
+    options = medley.JobOptions(max_attempts=1, timeout=timedelta(seconds=3))
 
     job_id = await service.enqueue_with(process_jobs.spin_forever, str(marker), options=options)
     info = await service.wait(job_id, timeout=30)
