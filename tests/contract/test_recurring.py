@@ -232,3 +232,49 @@ async def test_a_paused_recurring_job_does_not_fire(store: JobStore) -> None:
 
     assert result.fired == 0
     assert await jobs_of(store) == []
+
+
+async def test_next_due_is_the_earliest_tick_of_an_unpaused_job(store: JobStore) -> None:
+    assert await store.recurring_next_due() is None
+    await store.recurring_upsert(definition(name="paused", next_run_at=T0))
+    await store.recurring_set_paused("paused", True)
+    assert await store.recurring_next_due() is None
+
+    await store.recurring_upsert(definition(name="later", next_run_at=T0 + timedelta(hours=2)))
+    await store.recurring_upsert(definition(name="sooner", next_run_at=T0 + timedelta(hours=1)))
+
+    assert await store.recurring_next_due() == T0 + timedelta(hours=1)
+
+
+class CountingStore:
+    """The store, counting the scheduler's due-list queries."""
+
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+        self.due_queries = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def recurring_list_due(self, now: datetime, limit: int) -> list[Any]:
+        self.due_queries += 1
+        return await self.store.recurring_list_due(now, limit)
+
+
+async def test_the_scheduler_sleeps_until_the_next_tick_and_fires_it_then(
+    store: JobStore,
+) -> None:
+    counting = CountingStore(store)
+    clock = Clock(T0)
+    scheduler = RecurringScheduler(counting, clock=clock, interval=1.0)  # type: ignore[arg-type]
+
+    assert await scheduler.run_pass() == 10.0  # nothing defined: look again in 10 intervals
+    await store.recurring_upsert(definition(next_run_at=T0 + timedelta(seconds=4)))
+    assert await scheduler.run_pass() == pytest.approx(4.0)  # asleep until the tick
+    assert counting.due_queries == 0
+    assert await jobs_of(store) == []
+
+    clock.now = T0 + timedelta(seconds=4)
+    assert await scheduler.run_pass() == 1.0
+    assert counting.due_queries == 1
+    assert [job.run_at for job in await jobs_of(store)] == [T0 + timedelta(seconds=4)]

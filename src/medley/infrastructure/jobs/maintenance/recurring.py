@@ -31,6 +31,9 @@ log = logging.getLogger("medley.maintenance")
 
 RECURRING_INTERVAL_DEFAULT = 1.0
 """Seconds between passes: the resolution of 6-field (seconds) schedules."""
+RECURRING_IDLE_PASSES = 10
+"""With no tick due soon, the scheduler still looks every this many intervals (10 s by
+default): a recurring job defined by another process is seen within that time."""
 RECURRING_BATCH = 100
 """Recurring jobs handled per pass at most; a backlog is worked off over the next passes."""
 
@@ -65,6 +68,20 @@ class RecurringScheduler(BaseService):
         self.grace = grace
         self.clock = clock
         self.on_fired = on_fired
+
+    async def run_pass(self) -> float:
+        """Fire what is due, then sleep until the next tick (at most
+        `RECURRING_IDLE_PASSES` intervals): one query per pass while nothing is due, so an
+        idle worker costs the database almost nothing for its schedules."""
+        longest = self.interval * RECURRING_IDLE_PASSES
+        next_due = await self.store.recurring_next_due()
+        now = self.clock()
+        if next_due is None:
+            return longest
+        if next_due <= now:
+            await self.run_once()
+            return self.interval
+        return min(max((next_due - now).total_seconds(), 0.01), longest)
 
     async def run_once(self) -> RecurringRunResult:
         now = self.clock()

@@ -40,14 +40,21 @@ class BaseService:
                 await self._task
             self._task = None
 
+    async def run_pass(self) -> float:
+        """One pass of the loop; the seconds until the next. A service that knows when it
+        will next have work sleeps until then (see the recurring scheduler)."""
+        await self.run_once()
+        return self.interval
+
     async def _loop(self) -> None:
         while True:
+            wait = self.interval
             try:
-                await self.run_once()
+                wait = await self.run_pass()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("%s pass failed; retrying next tick", self.name)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self.interval)
+                await asyncio.wait_for(self._kick.wait(), wait)
             self._kick.clear()

@@ -505,6 +505,11 @@ class JobStore(Protocol):
         """Unpaused recurring jobs whose next tick is at or before `now`, earliest first."""
         ...
 
+    async def recurring_next_due(self) -> datetime | None:
+        """The earliest next tick of an unpaused recurring job (None: there is none): the
+        scheduler sleeps until then instead of asking every second."""
+        ...
+
     async def recurring_fire(self, params: RecurringFireParams) -> list[JobInsertResult] | None:
         """Enqueue the jobs of a tick and record the last run, atomically. With
         `expected_next_run_at`, only if the stored next tick still equals it (and the job

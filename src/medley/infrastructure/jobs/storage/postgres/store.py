@@ -625,6 +625,11 @@ class PostgresJobStore(PostgresLimitMethods):
         rows = await self._fetch("recurring_list_due", {"now": now, "limit": limit})
         return [_wf.recurring_row(r) for r in rows]
 
+    async def recurring_next_due(self) -> datetime | None:
+        rows = await self._fetch("recurring_next_due")
+        value: datetime | None = rows[0]["next_run_at"]
+        return value
+
     async def recurring_fire(self, params: RecurringFireParams) -> list[JobInsertResult] | None:
         return await self._in_tx(
             "firing a recurring job",

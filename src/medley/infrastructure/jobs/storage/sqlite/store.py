@@ -536,6 +536,13 @@ class SqliteJobStore(_limits.SqliteLimitMethods):
         )
         return [_wf.recurring_row(r) for r in rows]
 
+    async def recurring_next_due(self) -> datetime | None:
+        rows = await self._call(
+            "reading the next recurring tick", lambda c: run(c, "recurring_next_due", {})
+        )
+        value = rows[0]["next_run_at"] if rows else None
+        return None if value is None else to_datetime(value)
+
     async def recurring_fire(self, params: RecurringFireParams) -> list[JobInsertResult] | None:
         def fire(conn: sqlite3.Connection, p: RecurringFireParams) -> list[JobInsertResult] | None:
             return _wf.recurring_fire(conn, p, _insert)

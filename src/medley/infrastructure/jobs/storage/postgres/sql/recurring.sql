@@ -37,6 +37,10 @@ WHERE NOT r.paused AND r.next_run_at <= %(now)s
 ORDER BY r.next_run_at
 LIMIT %(limit)s
 
+-- name: recurring_next_due
+-- One probe of medley_recurring_due_idx.
+SELECT min(next_run_at) AS next_run_at FROM medley_recurring WHERE NOT paused
+
 -- name: recurring_fire
 -- The compare-and-set that makes a tick fire once: with :expected, only the transaction
 -- that still finds the tick it planned from moves it (a second leader waits on the row

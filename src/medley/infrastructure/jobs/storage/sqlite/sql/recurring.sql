@@ -38,6 +38,10 @@ WHERE NOT r.paused AND r.next_run_at <= :now
 ORDER BY r.next_run_at
 LIMIT :limit
 
+-- name: recurring_next_due
+-- One probe of medley_recurring_due_idx.
+SELECT min(next_run_at) AS next_run_at FROM medley_recurring WHERE NOT paused
+
 -- name: recurring_fire
 -- The compare-and-set (see PostgreSQL's); the write lock serialises the racers.
 UPDATE medley_recurring
