@@ -266,7 +266,7 @@ async def test_the_scheduler_sleeps_until_the_next_tick_and_fires_it_then(
 ) -> None:
     counting = CountingStore(store)
     clock = Clock(T0)
-    scheduler = RecurringScheduler(counting, clock=clock, interval=1.0)  # type: ignore[arg-type]
+    scheduler = RecurringScheduler(counting, clock=clock, interval=1.0)
 
     assert await scheduler.run_pass() == 10.0  # nothing defined: look again in 10 intervals
     await store.recurring_upsert(definition(next_run_at=T0 + timedelta(seconds=4)))
