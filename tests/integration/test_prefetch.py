@@ -132,17 +132,24 @@ async def test_shutdown_gives_held_jobs_back_unspent(
 async def test_a_job_held_too_long_goes_back_to_the_queue_and_is_not_taken_again(
     service: medley.JobService, start_worker: StartWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(producer, "AHEAD_HOLD_SECONDS", 0.3)
+    monkeypatch.setattr(producer, "AHEAD_HOLD_SECONDS", 0.8)
     worker, waiting = await _busy_worker(service, start_worker, prefetch=2)
-    await wait_for(lambda: worker.producer.held_ahead == 2, timeout=10)
 
     async def given_back() -> bool:
-        return await _states(service, waiting) == [medley.JobState.ENQUEUED] * 3
+        """Claimed ahead, held, then released: back in the queue with a RELEASED entry.
+        (Watching `held_ahead` instead could miss its 0.8 s window on a loaded machine.)"""
+        infos = [await service.get(job_id) for job_id in waiting[:2]]
+        return all(
+            info.state is medley.JobState.ENQUEUED
+            and any(h.reason is StateChangeReason.RELEASED for h in info.history)
+            for info in infos
+        )
 
     await wait_for(given_back, timeout=10)
+    assert (await service.get(waiting[2])).state is medley.JobState.ENQUEUED
     await worker.producer.fetch_once()  # slots still busy: nothing is claimed ahead again
     assert worker.producer.held_ahead == 0
-    assert await given_back()
+    assert await _states(service, waiting) == [medley.JobState.ENQUEUED] * 3
     gate("busy").set()
     for job_id in waiting:
         info = await service.wait(job_id, timeout=10)
