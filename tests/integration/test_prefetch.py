@@ -154,3 +154,23 @@ async def test_a_job_held_too_long_goes_back_to_the_queue_and_is_not_taken_again
     for job_id in waiting:
         info = await service.wait(job_id, timeout=10)
         assert (info.state, info.attempt) == (medley.JobState.SUCCEEDED, 1)
+
+
+async def test_a_capped_queue_holds_no_more_jobs_ahead_than_its_cap(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    worker = await start_worker(queues=["default:1"], concurrency=4, prefetch=4)
+    await _short_jobs_ran(service, worker, 3)
+    await service.enqueue(resource_jobs.hold, "busy", "busy")
+    await wait_for(lambda: resource_jobs.running["busy"] == 1, timeout=10)
+    waiting = [await service.enqueue(resource_jobs.hold, "next", "") for _ in range(4)]
+
+    await wait_for(lambda: worker.producer.held_ahead == 1, timeout=10)
+    worker.producer.wake()
+    await worker.producer.fetch_once()
+
+    assert worker.producer.held_ahead == 1  # one slot: more held could not start sooner
+    assert (await _states(service, waiting)).count(medley.JobState.ENQUEUED) == 3
+    gate("busy").set()
+    for job_id in waiting:
+        assert (await service.wait(job_id, timeout=10)).state is medley.JobState.SUCCEEDED

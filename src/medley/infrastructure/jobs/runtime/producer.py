@@ -170,15 +170,18 @@ class Producer:
                 break
             started += self._start_ahead(queue)
             free = min(self.slots.free(queue), FETCH_BATCH_MAX)
-            ahead = min(self._ahead_room(), FETCH_BATCH_MAX)
+            # A capped queue holds at most its cap ahead: more could not start sooner.
+            cap_room = self.slots.caps[queue] - len(self._ahead[queue])
+            ahead = max(min(self._ahead_room(), cap_room, FETCH_BATCH_MAX), 0)
             if free <= 0 and ahead <= 0:
                 continue  # this queue is at its own cap; the others may still run
             rows = await self.store.job_fetch_available(
                 JobFetchParams(queue=queue, limit=free, worker_id=self.worker_id, ahead=ahead)
             )
             self.fetches += 1
-            # Slots may have freed (or been refilled from jobs held ahead) meanwhile: start
-            # what fits now, hold the rest.
+            # Slots may have freed meanwhile, never been taken: a job's end starts a held
+            # job only into the slot it freed (`_start_one_ahead`). So at least the `free`
+            # rows claimed within `limit` (the only ones that may carry a limit) start now.
             fits = max(self.slots.free(queue), 0)
             for row in rows[:fits]:
                 self._start(row)
@@ -209,10 +212,16 @@ class Producer:
             started += 1
         return started
 
-    def _start_ahead_any(self) -> None:
+    def _start_one_ahead(self) -> None:
+        """A job ended: its slot takes the first held job that may use it, in queue order.
+        Only that slot: the ones a claim in flight counted on stay free for its rows."""
         for queue in self.config.queues:
-            if self._ahead[queue]:
-                self._start_ahead(queue)
+            held = self._ahead[queue]
+            if held and self.slots.free(queue) > 0:
+                row, _ = held.popleft()
+                self._ahead_count -= 1
+                self._start(row)
+                return
 
     def _give_back_stale(self, *, everything: bool = False) -> float | None:
         """Give back jobs held ahead for longer than `AHEAD_HOLD_SECONDS` (or all of them);
@@ -293,8 +302,8 @@ class Producer:
                 if self._duration is None
                 else self._duration + _DURATION_WEIGHT * (duration - self._duration)
             )
-            if self._ahead_count and not self._stopping:
-                self._start_ahead_any()  # the freed slot takes a held job: no round trip
+            if self._ahead_count and not self._stopping and not self.throttled:
+                self._start_one_ahead()  # the freed slot takes a held job: no round trip
             if was_full or self._saturated or self._stopping or self._wants_ahead():
                 self._wake.set()
         self.completer.submit(completion)

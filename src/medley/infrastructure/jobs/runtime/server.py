@@ -272,8 +272,12 @@ class WorkerServer:
         give back claims that never reached `running` (the reply to a committed fetch was
         lost with its connection) so they don't sit in `processing` while we live."""
         async with self.producer.no_fetch_in_flight():
+            # Also what was ours before the query: a job claimed ahead may be given back
+            # (and its release written) while the query runs; releasing it again later
+            # could hit a new claim of it with the same attempt number.
+            before = self.producer.held_ids() | self.completer.pending_ids()
             held = await self.store.job_get_held(self.worker_id)
-            busy = self.producer.held_ids() | self.completer.pending_ids()
+            busy = before | self.producer.held_ids() | self.completer.pending_ids()
         acted = 0
         for job in held:
             if job.id in busy:

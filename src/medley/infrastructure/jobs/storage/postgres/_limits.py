@@ -142,7 +142,8 @@ class LimitedQueues:
         if waiting and len(jobs) < values["limit"]:  # some were held back: until when?
             [row] = await run("limit_wait", {"queue": queue, "limit": values["limit"]})
             wait = row["wait"]
-        self.waits.set(queue, wait)
+        if values["limit"] > 0:  # a claim of jobs ahead only learns nothing about waits
+            self.waits.set(queue, wait)
         return jobs
 
     async def _fetch_limited(
