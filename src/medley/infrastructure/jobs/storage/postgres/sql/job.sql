@@ -98,7 +98,7 @@ SELECT pg_notify('medley_job', q) FROM unnest(%(queues)s::text[]) AS q
 -- name: job_fetch_available
 -- Claim a batch in one statement. SKIP LOCKED lets concurrent fetchers pass over rows
 -- another transaction is claiming instead of waiting on them. Due `scheduled` jobs are
--- claimed directly, so no mover has to run first. Served by medley_job_fetch_idx. A paused
+-- claimed directly, so no mover has to run first. Served by medley_job_fetch_free_idx. A paused
 -- queue (medley_queue) yields nothing: one primary-key probe, evaluated once per statement.
 -- Jobs with a limit are left to job_fetch_available_limited; `limited_waiting` (one probe
 -- of the empty medley_job_limited_idx when there are none, in a row of its own that comes

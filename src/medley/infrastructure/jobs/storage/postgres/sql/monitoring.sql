@@ -20,20 +20,36 @@ SELECT minute, state, sum(count)::bigint AS count FROM (
 GROUP BY minute, state ORDER BY minute, state
 
 -- name: stat_queue_heads
--- A skip scan of medley_job_fetch_idx (queue, priority, run_at, id): the recursion jumps
--- from one (queue, priority) group to the next, and the first entry of each group is its
--- earliest run_at. If that is in the future, nothing in the group is due yet.
-WITH RECURSIVE heads AS (
+-- Skip scans of medley_job_fetch_free_idx and medley_job_limited_idx (queue, priority,
+-- run_at, id), the runnable jobs without and with a limit: each recursion jumps from one
+-- (queue, priority) group to the next, and the first entry of each group is its earliest
+-- run_at. If that is in the future, nothing in the group is due yet.
+WITH RECURSIVE free AS (
     (SELECT queue, priority, run_at FROM medley_job
-     WHERE state IN ('enqueued', 'scheduled')
+     WHERE state IN ('enqueued', 'scheduled') AND limit_name IS NULL
      ORDER BY queue, priority, run_at, id LIMIT 1)
     UNION ALL
-    SELECT nxt.queue, nxt.priority, nxt.run_at FROM heads h
+    SELECT nxt.queue, nxt.priority, nxt.run_at FROM free h
     CROSS JOIN LATERAL (
         SELECT queue, priority, run_at FROM medley_job
-        WHERE state IN ('enqueued', 'scheduled') AND (queue, priority) > (h.queue, h.priority)
+        WHERE state IN ('enqueued', 'scheduled') AND limit_name IS NULL
+          AND (queue, priority) > (h.queue, h.priority)
         ORDER BY queue, priority, run_at, id LIMIT 1
     ) nxt
+), limited AS (
+    (SELECT queue, priority, run_at FROM medley_job
+     WHERE state IN ('enqueued', 'scheduled') AND limit_name IS NOT NULL
+     ORDER BY queue, priority, run_at, id LIMIT 1)
+    UNION ALL
+    SELECT nxt.queue, nxt.priority, nxt.run_at FROM limited h
+    CROSS JOIN LATERAL (
+        SELECT queue, priority, run_at FROM medley_job
+        WHERE state IN ('enqueued', 'scheduled') AND limit_name IS NOT NULL
+          AND (queue, priority) > (h.queue, h.priority)
+        ORDER BY queue, priority, run_at, id LIMIT 1
+    ) nxt
+), heads AS (
+    SELECT * FROM free UNION ALL SELECT * FROM limited
 )
 SELECT queue, min(run_at) FILTER (WHERE run_at <= now()) AS oldest_due_at
 FROM heads GROUP BY queue ORDER BY queue
