@@ -88,7 +88,9 @@ class JobContext:
         self._on_usage = on_usage
         self.started = time.monotonic()
         self._report = report
-        self._stop = threading.Event()
+        self._stopped = False
+        """A flag, not a `threading.Event`: nothing waits on it, and building an Event per
+        attempt cost more than the rest of this constructor."""
         self.stop_reason: str | None = None
         self.last_progress: ProgressUpdate | None = None
         self.log_fields: dict[str, Any] = {
@@ -138,11 +140,11 @@ class JobContext:
     @property
     def cancelled(self) -> bool:
         """True once a user asked this job to stop, or its timeout passed."""
-        return self._stop.is_set()
+        return self._stopped
 
     def raise_if_cancelled(self) -> None:
         """Cooperative cancellation point for long loops (sync jobs cannot be interrupted)."""
-        if self._stop.is_set():
+        if self._stopped:
             raise JobCancelledError(self.stop_reason or "cancelled")
 
     def report_usage(self, *, tokens: float) -> None:
@@ -165,9 +167,9 @@ class JobContext:
         raise Snooze(retry_after_delay(retry_after), "rate limited by the API", limit_backoff=True)
 
     def request_stop(self, reason: str) -> None:
-        if not self._stop.is_set():
+        if not self._stopped:
             self.stop_reason = reason
-            self._stop.set()
+            self._stopped = True
 
     def __repr__(self) -> str:
         return f"JobContext({self.identity!r})"

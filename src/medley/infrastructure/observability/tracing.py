@@ -9,6 +9,7 @@ SDK the spans are non-recording and nothing is stored.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -17,15 +18,22 @@ TRACER_NAME = "medley"
 TRACE_KEYS = ("traceparent", "tracestate")
 """The W3C trace-context keys stored in a job's `meta`."""
 
+GLOBAL_RECHECK_SECONDS = 1.0
+"""While no global SDK provider is set, look again at most this often: asking costs an
+environment lookup per call (~4% of a no-op job's time in the worker), and a host that
+sets one after the worker started gets spans within this."""
+
 _provider: Any = None
 _api: tuple[Any, Any] | None = None
 _loaded = False
+_global_off_until = 0.0
 
 
 def use_tracer_provider(provider: Any) -> None:
     """Send Medley's spans to `provider` instead of the global one (None: global again)."""
-    global _provider
+    global _provider, _global_off_until
     _provider = provider
+    _global_off_until = 0.0
 
 
 def _opentelemetry() -> tuple[Any, Any] | None:
@@ -47,12 +55,17 @@ def _tracing() -> tuple[Any, Any] | None:
     """`_opentelemetry()`, or None while no SDK provider is set (ours or the global one):
     the API alone only makes non-recording spans, and starting one cost ~20 us per job
     attempt (a sixth of a no-op job's whole overhead in the worker)."""
+    global _global_off_until
+    if _provider is None and time.monotonic() < _global_off_until:
+        return None
     api = _opentelemetry()
     if api is None:
         return None
     trace = api[0]
     provider = _provider if _provider is not None else trace.get_tracer_provider()
     if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        if _provider is None:
+            _global_off_until = time.monotonic() + GLOBAL_RECHECK_SECONDS
         return None
     return api
 

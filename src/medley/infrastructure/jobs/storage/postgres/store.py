@@ -97,7 +97,8 @@ _DECODE_JSON = json.JSONDecoder().decode
 class _JsonLoader(psycopg.adapt.Loader):
     """json/jsonb columns decoded in the connection's encoding straight to
     `JSONDecoder.decode`: psycopg's own loader hands bytes to `json.loads`, which sniffs
-    the encoding of every value; a worker decodes four per job."""
+    the encoding of every value; a worker decodes four per job. Each empty value is a
+    new object: a caller may mutate what it got."""
 
     def __init__(self, oid: int, context: psycopg.abc.AdaptContext | None = None) -> None:
         super().__init__(oid, context)
@@ -105,7 +106,13 @@ class _JsonLoader(psycopg.adapt.Loader):
         self._encoding = conn.info.encoding if conn is not None else "utf-8"
 
     def load(self, data: psycopg.abc.Buffer) -> Any:
-        return _DECODE_JSON(str(data, self._encoding))
+        text = str(data, self._encoding)
+        # Most jobs have no kwargs, tags or meta: skip the decoder for those.
+        if text == "{}":
+            return {}
+        if text == "[]":
+            return []
+        return _DECODE_JSON(text)
 
 
 ADAPTERS = psycopg.adapt.AdaptersMap(psycopg.adapters)
