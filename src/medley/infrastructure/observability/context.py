@@ -45,18 +45,31 @@ def current_job_scope() -> JobScope | None:
     return _job_scope.get()
 
 
+ScopeTokens = tuple[contextvars.Token[JobScope | None], contextvars.Token[str | None] | None]
+
+
+def enter_job_scope(scope: JobScope) -> ScopeTokens:
+    """Make `scope` current (and its request id); `exit_job_scope` undoes it. For the
+    executor, which pays this per attempt: cheaper than the `job_scope` block."""
+    request = scope.fields.get("request_id")
+    return _job_scope.set(scope), _request_id.set(request) if request else None
+
+
+def exit_job_scope(tokens: ScopeTokens) -> None:
+    scope_token, request_token = tokens
+    if request_token is not None:
+        _request_id.reset(request_token)
+    _job_scope.reset(scope_token)
+
+
 @contextmanager
 def job_scope(scope: JobScope) -> Iterator[JobScope]:
     """Make `scope` current (and its request id) for the code run inside the block."""
-    token = _job_scope.set(scope)
-    request = scope.fields.get("request_id")
-    request_token = _request_id.set(request) if request else None
+    tokens = enter_job_scope(scope)
     try:
         yield scope
     finally:
-        if request_token is not None:
-            _request_id.reset(request_token)
-        _job_scope.reset(token)
+        exit_job_scope(tokens)
 
 
 def current_request_id() -> str | None:

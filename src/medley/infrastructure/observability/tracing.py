@@ -70,6 +70,11 @@ def _tracing() -> tuple[Any, Any] | None:
     return api
 
 
+def active() -> bool:
+    """Spans would be recorded now (an SDK provider is set, ours or the global one)."""
+    return _tracing() is not None
+
+
 @contextmanager
 def enqueue_span(jobs: Sequence[str], queues: Sequence[str]) -> Iterator[dict[str, str]]:
     """A PRODUCER span for one enqueue call; yields the trace context to store with the

@@ -27,7 +27,7 @@ from medley.infrastructure.jobs.retry import RetryPolicy
 from medley.infrastructure.jobs.runtime.process_runner import ProcessRunner, RemoteJobError
 from medley.infrastructure.jobs.storage.port import JobCompletion, JobRow, ProgressUpdate
 from medley.infrastructure.observability import remote
-from medley.infrastructure.observability.attempt import attempt_scope
+from medley.infrastructure.observability.attempt import AttemptScope
 from medley.infrastructure.observability.joblog import JobLogCollector
 
 log = logging.getLogger("medley.worker")
@@ -103,7 +103,7 @@ class JobExecutor:
     async def execute(self, row: JobRow, ctx: JobContext) -> JobCompletion:
         """Run the attempt; never raises except `CancelledError` of the worker itself.
         Everything it logs, in any task or thread of its own, carries the job's fields."""
-        with attempt_scope(ctx, row.meta, capture_all=self._capture_all):
+        with AttemptScope(ctx, row.meta, capture_all=self._capture_all):
             return await self._execute(row, ctx)
 
     @property
