@@ -13,14 +13,17 @@ stack is never hidden from a caller waiting for one.
 
 from __future__ import annotations
 
+import weakref
 from types import TracebackType
 from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 Conn = psycopg.AsyncConnection[dict[str, Any]]
+Cursor = psycopg.AsyncCursor[dict[str, Any]]
 
 IDLE_KEPT = 4
 """Idle connections held on the stack; the rest rest in the pool (which closes surplus
@@ -34,10 +37,21 @@ class Connections:
         self._keep = keep
         self._closing = False
         self._waiting = 0
+        self._cursors: weakref.WeakKeyDictionary[Conn, Cursor] = weakref.WeakKeyDictionary()
 
     def lease(self) -> _Lease:
         """`async with connections.lease() as conn:` — one connection, returned on exit."""
         return _Lease(self)
+
+    def cursor(self, conn: Conn) -> Cursor:
+        """A cursor kept per connection, for a leased connection's statements: making one
+        (what `conn.execute` does each time) cost ~15 us, a sixth of a single enqueue's
+        client time. It holds its last result until its next statement. Rows are dicts
+        on any connection, a caller's own (enqueue in its transaction) included."""
+        cur = self._cursors.get(conn)
+        if cur is None or cur.closed:
+            cur = self._cursors[conn] = conn.cursor(row_factory=dict_row)
+        return cur
 
     async def _take(self) -> Conn:
         idle = self._idle

@@ -158,7 +158,7 @@ class PostgresJobStore(PostgresLimitMethods):
     async def _fetch(self, name: LiteralString, params: Row | None = None) -> list[Row]:
         with map_errors(name):
             async with self._conns.lease() as conn:
-                cur = await conn.execute(Q[name], params)
+                cur = await self._conns.cursor(conn).execute(Q[name], params)
                 return await cur.fetchall() if cur.description else []
 
     async def _fetch_in_tx(self, steps: Sequence[tuple[LiteralString, Row | None]]) -> list[Row]:
@@ -227,7 +227,7 @@ class PostgresJobStore(PostgresLimitMethods):
     async def _insert_unnest(
         self, conn: psycopg.AsyncConnection[Any], params: Sequence[JobInsertParams]
     ) -> list[JobInsertResult]:
-        cur = conn.cursor(row_factory=dict_row)
+        cur = self._conns.cursor(conn)
         if len(params) == 1:
             await cur.execute(Q["job_insert_one"], _one_values(params[0]))
             inserted = await cur.fetchall()
