@@ -32,10 +32,11 @@ def _postgres_only(backend_name: str) -> None:
 @pytest.fixture(autouse=True)
 def _patient_holding(monkeypatch: pytest.MonkeyPatch) -> None:
     """On a loaded machine an instant job can take longer than the 0.25 s that counts as
-    short, and a held job can outlive its 1 s hold before a check sees it: either left
-    these tests waiting for jobs that were never held or already given back. The test of
-    the hold itself sets its own limit."""
+    short (or than the pace that lets two jobs be held), and a held job can outlive its
+    1 s hold before a check sees it: either left these tests waiting for jobs that were
+    never held or already given back. The test of the hold itself sets its own limit."""
     monkeypatch.setattr(producer, "AHEAD_SHORT_SECONDS", 5.0)
+    monkeypatch.setattr(producer, "AHEAD_HORIZON_SECONDS", 50.0)
     monkeypatch.setattr(producer, "AHEAD_HOLD_SECONDS", 30.0)
 
 
@@ -181,6 +182,25 @@ async def test_a_capped_queue_holds_no_more_jobs_ahead_than_its_cap(
 
     assert worker.producer.held_ahead == 1  # one slot: more held could not start sooner
     assert (await _states(service, waiting)).count(medley.JobState.ENQUEUED) == 3
+    gate("busy").set()
+    for job_id in waiting:
+        assert (await service.wait(job_id, timeout=10)).state is medley.JobState.SUCCEEDED
+
+
+async def test_a_worker_holds_no_more_jobs_ahead_than_it_starts_within_the_horizon(
+    service: medley.JobService, start_worker: StartWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A horizon too short for even one job at the recent pace: one job is held (the least
+    that still saves a round trip), though `prefetch` allows ten and three are waiting."""
+    monkeypatch.setattr(producer, "AHEAD_HORIZON_SECONDS", 0.0)
+    worker, waiting = await _busy_worker(service, start_worker, prefetch=10)
+
+    await wait_for(lambda: worker.producer.held_ahead == 1, timeout=10)
+    worker.producer.wake()
+    await worker.producer.fetch_once()
+
+    assert worker.producer.held_ahead == 1
+    assert (await _states(service, waiting)).count(medley.JobState.ENQUEUED) == 2
     gate("busy").set()
     for job_id in waiting:
         assert (await service.wait(job_id, timeout=10)).state is medley.JobState.SUCCEEDED

@@ -73,8 +73,9 @@ def worker(
     prefetch: Annotated[
         int | None,
         typer.Option(
-            help="Jobs claimed ahead of a free slot while jobs are short (default: the "
-            "concurrency; 0: off) [MEDLEY_PREFETCH]"
+            help="Most jobs claimed ahead of a free slot while jobs are short, never more "
+            "than start in 50 ms (default 150 for one queue, else the concurrency; 0: off) "
+            "[MEDLEY_PREFETCH]"
         ),
     ] = None,
     max_rss_mb: Annotated[

@@ -1,15 +1,20 @@
 """The fetch loop: claim at most as many jobs as there are free slots, run them, and
 sleep until woken (NOTIFY, a local enqueue, a freed slot) or the poll interval passes.
 
-While this worker's jobs are short, it also claims a few jobs *ahead* (prefetch): they
-wait in memory, already claimed, and start the moment a slot frees, with no round trip
-between one job's end and the next one's start; the next claim is in flight while jobs
-run. Bounds, so that claiming ahead never hoards work another worker could do: at most
-`prefetch` jobs (default: the concurrency), only jobs without a named limit (a held job
-must not hold a limit's slot or start), only while the recent jobs ran under
-`AHEAD_SHORT_SECONDS`, and a job held longer than `AHEAD_HOLD_SECONDS` is given back to
-the queue. A held job is `processing` under this worker (its `started_at` is the claim);
-it can be cancelled, and a shutdown gives it back like a job that never started."""
+While this worker's jobs are short, it also claims jobs *ahead* (prefetch): they wait in
+memory, already claimed, and start the moment a slot frees, with no round trip between
+one job's end and the next one's start; the next claim is in flight while jobs run, and
+each claim and each batch of outcomes covers more jobs (a drain of no-op jobs: ~9,500 ->
+~12,500 jobs/s when up to 150 rather than 20 were held). Bounds, so that claiming ahead
+never hoards work another worker could do: no more jobs than this worker starts within
+`AHEAD_HORIZON_SECONDS` at its recent pace, at most `prefetch` (default
+`PREFETCH_DEFAULT` for a worker of one queue, the concurrency for one of several: held
+jobs start before any other queue's, so more would bend the order between queues), only
+jobs without a named limit (a held job must not hold a limit's slot or start), only
+while the recent jobs ran under `AHEAD_SHORT_SECONDS`, and a job held longer than
+`AHEAD_HOLD_SECONDS` is given back to the queue. A held job is `processing` under this
+worker (its `started_at` is the claim); it can be cancelled, and a shutdown gives it
+back like a job that never started."""
 
 from __future__ import annotations
 
@@ -34,8 +39,13 @@ from medley.infrastructure.jobs.storage.port import JobCompletion, JobFetchParam
 log = logging.getLogger("medley.worker")
 
 FETCH_BATCH_MAX = 200
+PREFETCH_DEFAULT = 150
+"""Most jobs a worker of one queue holds ahead unless `prefetch` says otherwise."""
 AHEAD_SHORT_SECONDS = 0.25
 """Jobs are claimed ahead only while the average of this worker's recent jobs is shorter."""
+AHEAD_HORIZON_SECONDS = 0.05
+"""Jobs held ahead are at most what this worker starts in this time at its recent pace
+(concurrency / average duration): 20 slots of 50 ms jobs hold 20, of 1 ms jobs 150."""
 AHEAD_HOLD_SECONDS = 1.0
 """A job claimed ahead and not started within this is given back to the queue."""
 _DURATION_WEIGHT = 0.2
@@ -52,7 +62,8 @@ class ProducerConfig:
     queue_weights: Mapping[str, int] = field(default_factory=dict)
     queue_mode: QueueMode = "strict"
     prefetch: int | None = None
-    """Most jobs claimed ahead of a free slot (None: the concurrency; 0: never)."""
+    """Most jobs claimed ahead of a free slot (None: `PREFETCH_DEFAULT` with one queue, the
+    concurrency with several; 0: never)."""
 
     def __post_init__(self) -> None:
         if not self.queues:
@@ -64,7 +75,9 @@ class ProducerConfig:
 
     @property
     def prefetch_max(self) -> int:
-        return self.concurrency if self.prefetch is None else self.prefetch
+        if self.prefetch is not None:
+            return self.prefetch
+        return PREFETCH_DEFAULT if len(self.queues) == 1 else self.concurrency
 
 
 class Producer:
@@ -101,7 +114,9 @@ class Producer:
         """Per queue, jobs claimed ahead with their claim time, in fetch order."""
         self._ahead_count = 0
         self._ahead_more = False
-        """The last claim ahead got all it asked for: the queue may hold more."""
+        """The last claim ahead got all it asked for, or a wake came since: the queue may
+        hold more."""
+        self._wakes = 0
         self._duration: float | None = None
         """Moving average of job durations (None: no job finished yet)."""
         self.last_fetch_empty = False
@@ -123,18 +138,27 @@ class Producer:
         ahead = {row.id for rows in self._ahead.values() for row, _ in rows}
         return set(self.running) | ahead
 
-    def _ahead_room(self) -> int:
-        """How many more jobs to claim ahead now (0 unless recent jobs were short)."""
-        short = self._duration is not None and self._duration < AHEAD_SHORT_SECONDS
-        if not short or self._stopping:
+    def _ahead_limit(self) -> int:
+        """How many jobs to hold ahead now: 0 unless recent jobs were short, and no more
+        than this worker starts within `AHEAD_HORIZON_SECONDS` at their pace."""
+        duration = self._duration
+        if duration is None or duration >= AHEAD_SHORT_SECONDS or self._stopping:
             return 0
-        return max(self.config.prefetch_max - self._ahead_count, 0)
+        pace = self.config.concurrency * AHEAD_HORIZON_SECONDS / max(duration, 1e-6)
+        return min(self.config.prefetch_max, max(int(pace), 1))
+
+    def _ahead_room(self) -> int:
+        """How many more jobs to claim ahead now."""
+        return max(self._ahead_limit() - self._ahead_count, 0)
 
     def _wants_ahead(self) -> bool:
         """Refill the jobs held ahead once half of them have started, while the queue may
         hold more: the last claim got all it asked for, or new jobs were announced since
         (an empty queue wakes us by NOTIFY, not by each job's end)."""
-        return self._ahead_more and self._ahead_room() * 2 >= self.config.prefetch_max > 0
+        if not self._ahead_more:
+            return False
+        limit = self._ahead_limit()
+        return limit > 0 and (limit - self._ahead_count) * 2 >= limit
 
     @property
     def throttled(self) -> bool:
@@ -145,6 +169,7 @@ class Producer:
         """New jobs may be waiting (NOTIFY, a local enqueue, a retry): look, including
         for jobs to claim ahead."""
         self._ahead_more = True
+        self._wakes += 1
         self._wake.set()
 
     async def fetch_once(self) -> int:
@@ -157,6 +182,7 @@ class Producer:
     async def _fetch_unlocked(self) -> int:
         started = 0
         self._maybe_more = False
+        wakes = self._wakes
         # The order is taken only when something can start, so that weighted turns are
         # spent on real fetches.
         can_start = (
@@ -170,9 +196,11 @@ class Producer:
                 break
             started += self._start_ahead(queue)
             free = min(self.slots.free(queue), FETCH_BATCH_MAX)
-            # A capped queue holds at most its cap ahead: more could not start sooner.
-            cap_room = self.slots.caps[queue] - len(self._ahead[queue])
-            ahead = max(min(self._ahead_room(), cap_room, FETCH_BATCH_MAX), 0)
+            ahead = min(self._ahead_room(), FETCH_BATCH_MAX)
+            if queue in self.config.queue_slots:
+                # A capped queue holds at most its cap ahead: more could not start sooner.
+                ahead = min(ahead, self.slots.caps[queue] - len(self._ahead[queue]))
+            ahead = max(ahead, 0)
             if free <= 0 and ahead <= 0:
                 continue  # this queue is at its own cap; the others may still run
             rows = await self.store.job_fetch_available(
@@ -189,7 +217,9 @@ class Producer:
             for row in rows[fits:]:
                 self._ahead[queue].append((row, claimed_at))
             self._ahead_count += max(len(rows) - fits, 0)
-            self._ahead_more = ahead > 0 and len(rows) >= free + ahead
+            if ahead > 0:
+                # A wake during the claim announced jobs its snapshot may have missed.
+                self._ahead_more = len(rows) >= free + ahead or self._wakes != wakes
             started += min(len(rows), fits)
             if len(rows) >= free > 0:
                 self._maybe_more = True

@@ -82,8 +82,8 @@ class WorkerConfig:
     """`strict`: always ask the first queue first. `weighted`: smooth weighted round-robin
     over the queue weights, so a flooded queue cannot starve the others."""
     prefetch: int | None = None
-    """Most jobs claimed ahead of a free slot while jobs are short (None: the concurrency;
-    0: never). See `runtime/producer.py`."""
+    """Most jobs claimed ahead of a free slot while jobs are short (None: 150 for one
+    queue, the concurrency for several; 0: never). See `runtime/producer.py`."""
     throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
     """Resource thresholds beyond which this worker stops fetching (default: none)."""
     child_max_jobs: int | None = None
