@@ -263,9 +263,11 @@ class Producer:
                 row, _ = held.popleft()
                 self._ahead_count -= 1
                 self.completer.submit(_given_back(row))
-                # The running jobs are not short after all: claim nothing ahead again
-                # until one of them ends, or the same jobs would be taken back and forth.
-                self._duration = None
+                # The running jobs are not short after all: claim nothing ahead until
+                # short jobs bring the average down again, and then a few at first (the
+                # pace bound grows as it falls): one short job after long ones must not
+                # take a whole `prefetch` that the long ones would hold for another 1 s.
+                self._duration = max(self._duration or 0.0, AHEAD_SHORT_SECONDS)
             if held:
                 due = held[0][1] + AHEAD_HOLD_SECONDS - now
                 soonest = due if soonest is None else min(soonest, due)

@@ -13,7 +13,6 @@ stack is never hidden from a caller waiting for one.
 
 from __future__ import annotations
 
-import weakref
 from types import TracebackType
 from typing import Any
 
@@ -37,18 +36,24 @@ class Connections:
         self._keep = keep
         self._closing = False
         self._waiting = 0
-        self._cursors: weakref.WeakKeyDictionary[Conn, Cursor] = weakref.WeakKeyDictionary()
+        self._cursors: dict[Conn, Cursor | None] = {}
+        """An entry for every connection taken and not handed back to the pool (leased
+        or resting on the stack): its cursor, once one was made. A cursor refers to its
+        connection, so the entry goes when the connection goes back to the pool."""
 
     def lease(self) -> _Lease:
         """`async with connections.lease() as conn:` — one connection, returned on exit."""
         return _Lease(self)
 
-    def cursor(self, conn: Conn) -> Cursor:
-        """A cursor kept per connection, for a leased connection's statements: making one
-        (what `conn.execute` does each time) cost ~15 us, a sixth of a single enqueue's
-        client time. It holds its last result until its next statement. Rows are dicts
-        on any connection, a caller's own (enqueue in its transaction) included."""
-        cur = self._cursors.get(conn)
+    def cursor(self, conn: psycopg.AsyncConnection[Any]) -> Cursor:
+        """A cursor for a statement on `conn`, kept with the connection while it is this
+        object's: making one (what `conn.execute` does each time) cost ~15 us, a sixth
+        of a single enqueue's client time. It holds its last result until its next
+        statement. Any other connection (a caller's own, to enqueue in its transaction)
+        gets a fresh cursor. Rows are dicts either way."""
+        if conn not in self._cursors:
+            return conn.cursor(row_factory=dict_row)
+        cur = self._cursors[conn]
         if cur is None or cur.closed:
             cur = self._cursors[conn] = conn.cursor(row_factory=dict_row)
         return cur
@@ -59,12 +64,14 @@ class Connections:
             conn = idle.pop()
             if not conn.closed:
                 return conn
-            await self.pool.putconn(conn)  # the pool replaces it
+            await self._to_pool(conn)  # the pool replaces it
         self._waiting += 1
         try:
-            return await self.pool.getconn()
+            conn = await self.pool.getconn()
         finally:
             self._waiting -= 1
+        self._cursors[conn] = None
+        return conn
 
     async def _give_back(self, conn: Conn) -> None:
         if (
@@ -76,6 +83,10 @@ class Connections:
         ):
             self._idle.append(conn)
             return
+        await self._to_pool(conn)
+
+    async def _to_pool(self, conn: Conn) -> None:
+        self._cursors.pop(conn, None)
         await self.pool.putconn(conn)
 
     async def close(self) -> None:
@@ -83,7 +94,7 @@ class Connections:
         self._closing = True
         idle, self._idle = self._idle, []
         for conn in idle:
-            await self.pool.putconn(conn)
+            await self._to_pool(conn)
         await self.pool.close()
 
 
