@@ -10,8 +10,8 @@ SDK the spans are non-recording and nothing is stored.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 TRACER_NAME = "medley"
@@ -75,14 +75,23 @@ def active() -> bool:
     return _tracing() is not None
 
 
-@contextmanager
-def enqueue_span(jobs: Sequence[str], queues: Sequence[str]) -> Iterator[dict[str, str]]:
+def enqueue_span(
+    jobs: Callable[[], Sequence[str]], queues: Callable[[], Sequence[str]]
+) -> AbstractContextManager[dict[str, str]]:
     """A PRODUCER span for one enqueue call; yields the trace context to store with the
-    jobs (empty when tracing is off or the span does not record)."""
+    jobs (empty when tracing is off or the span does not record). The names are asked
+    for only when a span is made: an enqueue with tracing off costs no list and no
+    generator."""
     api = _tracing()
     if api is None:
-        yield {}
-        return
+        return nullcontext({})
+    return _enqueue_span(api, jobs(), queues())
+
+
+@contextmanager
+def _enqueue_span(
+    api: tuple[Any, Any], jobs: Sequence[str], queues: Sequence[str]
+) -> Iterator[dict[str, str]]:
     trace, propagate = api
     names = sorted(set(jobs))
     tracer = trace.get_tracer(TRACER_NAME, tracer_provider=_provider)

@@ -188,7 +188,9 @@ class JobService(WorkflowMethods, LimitMethods, ServerMethods):
     ) -> list[JobInsertResult]:
         """Store the jobs; the store's results (the id-only callers skip building an
         `EnqueueResult` model per job)."""
-        with tracing.enqueue_span([p.job for p in params], [p.queue for p in params]) as trace:
+        with tracing.enqueue_span(
+            lambda: [p.job for p in params], lambda: [p.queue for p in params]
+        ) as trace:
             if trace:  # the attempt's span links back to this one
                 params = [replace(p, meta={**p.meta, **trace}) for p in params]
             rows = await self.store.job_insert_many(params, connection=connection)
