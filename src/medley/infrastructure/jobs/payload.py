@@ -184,8 +184,14 @@ def build_insert_many(
     cheap_below = (max_payload_bytes - len(kwargs_json)) // 4
     params = [first]
     append = params.append
+    # Without keywords, whether positional arguments bind depends on their count alone.
+    problems: dict[int, str | None] = {}
     for args in arg_lists[1:]:
-        problem = spec.check(args, no_kwargs) if spec is not None else None
+        count = len(args)
+        if count in problems:
+            problem = problems[count]
+        else:
+            problem = problems[count] = spec.check(args, no_kwargs) if spec is not None else None
         if problem is not None:
             raise InvalidArgumentsError(f"bad arguments for job {definition.name!r}: {problem}")
         args_json = encode_json(list(args), what)
