@@ -20,6 +20,7 @@ from medley.application.errors import JobNotFoundError, MedleyError
 from medley.application.models.jobs import JobInfo
 from medley.infrastructure.jobs.storage.port import CHANNEL_EVENTS, Subscription
 from medley.infrastructure.services.background_job_service import JobService
+from medley.infrastructure.tasks import cancel_and_wait
 
 log = logging.getLogger("medley.web.events")
 
@@ -81,9 +82,7 @@ class JobEventHub:
         if self._subscription is not None:
             await self._subscription.close()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         for watches in self._watches.values():
             for watch in watches:
                 watch.gone = True

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medley.infrastructure.jobs.notifications import FailureEvent
+from medley.infrastructure.tasks import cancel_and_wait
 
 log = logging.getLogger("medley.notifications")
 
@@ -130,5 +131,5 @@ class WebhookNotifier:
                 self._wake.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._drained.wait(), timeout)
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(self._task)

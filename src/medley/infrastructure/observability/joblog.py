@@ -11,7 +11,6 @@ page shows.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
 import threading
@@ -23,6 +22,7 @@ from typing import Any
 
 from medley.application.errors import StorageError
 from medley.infrastructure.jobs.storage.port import JobLogAppendParams, JobLogEntry, JobStore
+from medley.infrastructure.tasks import cancel_and_wait
 
 log = logging.getLogger("medley.worker")
 
@@ -198,9 +198,7 @@ class JobLogFlusher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         if self.collector.enabled:
             await self.run_once()

@@ -8,12 +8,12 @@ lease is not given up meanwhile, because the worker keeps heartbeating.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 from medley.application.errors import StorageError
 from medley.infrastructure.jobs.storage.port import JobCompletion, JobStore
+from medley.infrastructure.tasks import cancel_and_wait
 
 log = logging.getLogger("medley.worker")
 
@@ -75,9 +75,7 @@ class BatchCompleter:
         if not await self.flush(timeout):
             log.error("%d job outcomes could not be written before shutdown", self.backlog)
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def run_once(self) -> int:

@@ -4,11 +4,11 @@ database sees at most one batched write per interval, holding each job's latest 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from medley.application.errors import StorageError
 from medley.infrastructure.jobs.storage.port import JobStore, ProgressUpdate
+from medley.infrastructure.tasks import cancel_and_wait
 
 log = logging.getLogger("medley.worker")
 
@@ -48,7 +48,5 @@ class ProgressFlusher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None

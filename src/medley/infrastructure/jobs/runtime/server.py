@@ -4,6 +4,7 @@ started and stopped together; graceful shutdown loses nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -62,6 +63,7 @@ from medley.infrastructure.observability.logfilter import (
     install_log_context,
 )
 from medley.infrastructure.observability.metrics import DEFAULT_METRICS, JobMetrics
+from medley.infrastructure.tasks import cancel_and_wait
 
 log = logging.getLogger("medley.worker")
 
@@ -366,8 +368,8 @@ class WorkerServer:
         await self.leader.stop()  # a stopping worker must not (re)take maintenance
         await self.producer.stop(grace)
         if self._producer_task is not None:
-            self._producer_task.cancel()
-            await asyncio.gather(self._producer_task, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(self._producer_task)
         await self.completer.stop()
         await self.notifications.drain()
         await self.progress.stop()

@@ -7,6 +7,8 @@ import contextlib
 import logging
 from typing import Any
 
+from medley.infrastructure.tasks import cancel_and_wait
+
 log = logging.getLogger("medley.worker")
 
 
@@ -35,9 +37,7 @@ class BaseService:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def run_pass(self) -> float:

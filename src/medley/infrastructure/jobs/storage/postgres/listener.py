@@ -19,6 +19,7 @@ from medley.infrastructure.jobs.storage.port import (
     CHANNEL_JOBS,
     NotificationCallback,
 )
+from medley.infrastructure.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,7 @@ class PostgresListener:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     def _dispatch(self, channel: str, payload: str) -> None:
