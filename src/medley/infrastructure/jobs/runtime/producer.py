@@ -112,7 +112,6 @@ class Producer:
         self.fetches = 0
         self._ahead: dict[str, deque[tuple[JobRow, float]]] = {q: deque() for q in config.queues}
         """Per queue, jobs claimed ahead with their claim time, in fetch order."""
-        self._ahead_count = 0
         self._ahead_more = False
         """The last claim ahead got all it asked for, or a wake came since: the queue may
         hold more."""
@@ -131,7 +130,7 @@ class Producer:
     @property
     def held_ahead(self) -> int:
         """Jobs claimed ahead, not started yet."""
-        return self._ahead_count
+        return sum(map(len, self._ahead.values()))
 
     def held_ids(self) -> set[int]:
         """Every job this worker holds: running, or claimed ahead."""
@@ -149,7 +148,7 @@ class Producer:
 
     def _ahead_room(self) -> int:
         """How many more jobs to claim ahead now."""
-        return max(self._ahead_limit() - self._ahead_count, 0)
+        return max(self._ahead_limit() - self.held_ahead, 0)
 
     def _wants_ahead(self) -> bool:
         """Refill the jobs held ahead once half of them have started, while the queue may
@@ -158,7 +157,7 @@ class Producer:
         if not self._ahead_more:
             return False
         limit = self._ahead_limit()
-        return limit > 0 and (limit - self._ahead_count) * 2 >= limit
+        return limit > 0 and (limit - self.held_ahead) * 2 >= limit
 
     @property
     def throttled(self) -> bool:
@@ -216,7 +215,6 @@ class Producer:
             claimed_at = time.monotonic()
             for row in rows[fits:]:
                 self._ahead[queue].append((row, claimed_at))
-            self._ahead_count += max(len(rows) - fits, 0)
             if ahead > 0:
                 # A wake during the claim announced jobs its snapshot may have missed.
                 self._ahead_more = len(rows) >= free + ahead or self._wakes != wakes
@@ -228,16 +226,15 @@ class Producer:
                 if self.slots.free(queue) == self.free_slots:
                     break
         self._saturated = self.free_slots <= 0
-        self.last_fetch_empty = started == 0 and not self._ahead_count
+        self.last_fetch_empty = started == 0 and not self.held_ahead
         return started
 
-    def _start_ahead(self, queue: str) -> int:
-        """Start jobs of `queue` held ahead into its free slots."""
+    def _start_ahead(self, queue: str, most: int | None = None) -> int:
+        """Start jobs of `queue` held ahead into its free slots (at most `most`)."""
         held = self._ahead[queue]
         started = 0
-        while held and self.slots.free(queue) > 0:
+        while held and self.slots.free(queue) > 0 and (most is None or started < most):
             row, _ = held.popleft()
-            self._ahead_count -= 1
             self._start(row)
             started += 1
         return started
@@ -246,11 +243,7 @@ class Producer:
         """A job ended: its slot takes the first held job that may use it, in queue order.
         Only that slot: the ones a claim in flight counted on stay free for its rows."""
         for queue in self.config.queues:
-            held = self._ahead[queue]
-            if held and self.slots.free(queue) > 0:
-                row, _ = held.popleft()
-                self._ahead_count -= 1
-                self._start(row)
+            if self._start_ahead(queue, most=1):
                 return
 
     def _give_back_stale(self, *, everything: bool = False) -> float | None:
@@ -261,7 +254,6 @@ class Producer:
         for held in self._ahead.values():
             while held and (everything or now - held[0][1] >= AHEAD_HOLD_SECONDS):
                 row, _ = held.popleft()
-                self._ahead_count -= 1
                 self.completer.submit(_given_back(row))
                 # The running jobs are not short after all: claim nothing ahead until
                 # short jobs bring the average down again, and then a few at first (the
@@ -334,7 +326,7 @@ class Producer:
                 if self._duration is None
                 else self._duration + _DURATION_WEIGHT * (duration - self._duration)
             )
-            if self._ahead_count and not self._stopping and not self.throttled:
+            if self.held_ahead and not self._stopping and not self.throttled:
                 self._start_one_ahead()  # the freed slot takes a held job: no round trip
             if was_full or self._saturated or self._stopping or self._wants_ahead():
                 self._wake.set()
@@ -382,7 +374,6 @@ class Producer:
                 row = entry[0]
                 if row.id == job_id:
                     held.remove(entry)
-                    self._ahead_count -= 1
                     self.completer.submit(_cancelled(row))
                     return True
         return False
