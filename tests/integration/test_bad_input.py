@@ -55,6 +55,31 @@ async def test_enqueue_many_with_one_bad_call_raises_and_writes_nothing(
     assert await _job_count(service) == 0
 
 
+async def test_a_bad_call_deep_in_a_large_bulk_enqueue_writes_none_of_the_batch(
+    database_url: str,
+) -> None:
+    """A large batch is written while its later rows are still being built (PostgreSQL
+    COPYs the first chunks first): a bad call near the end still leaves nothing, and the
+    connection it broke off serves the next enqueue."""
+    service = await medley.connect_async(database_url, auto_migrate=True, max_payload_bytes=1000)
+    try:
+        calls: list[tuple[object, ...]] = [(i,) for i in range(1_000)]
+        for bad, error in (
+            (("x" * 2000,), medley.PayloadTooLargeError),
+            ((object(),), medley.InvalidArgumentsError),
+        ):
+            with pytest.raises(error):
+                await service.enqueue_many(jobs.echo, [*calls[:700], bad, *calls[700:]])
+            assert await _job_count(service) == 0
+
+        ids = await service.enqueue_many(jobs.echo, calls)
+        assert len(set(ids)) == 1_000
+        assert await _job_count(service) == 1_000
+        assert (await service.get(ids[-1])).state is medley.JobState.ENQUEUED
+    finally:
+        await service.close()
+
+
 async def test_payload_over_the_limit_raises_payload_too_large_and_writes_nothing(
     database_url: str,
 ) -> None:

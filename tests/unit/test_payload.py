@@ -133,19 +133,32 @@ def test_build_insert_many_builds_what_build_insert_builds_for_each_call() -> No
     for name, calls in cases:
         many = build_insert_many(_defn(name), calls, options, now=now)
 
-        assert many == [build_insert(_defn(name), c, {}, options, now=now) for c in calls]
+        assert list(many) == [build_insert(_defn(name), c, {}, options, now=now) for c in calls]
     keys = [p.meta["limit_key"] for p in many]
     assert keys == ["a", "b", "a"]
 
 
 @pytest.mark.unit
-def test_build_insert_many_checks_every_call_before_building_any() -> None:
+def test_build_insert_many_checks_every_calls_shape_before_building_any() -> None:
     with pytest.raises(InvalidArgumentsError, match="positional arguments"):
         build_insert_many(_defn("unit.payload.add"), [(1,), 2], JobOptions())  # type: ignore[list-item]
     with pytest.raises(InvalidArgumentsError, match=r"unit\.payload\.add"):
         build_insert_many(_defn("unit.payload.add"), [(1,), (1, 2, 3)], JobOptions())
+    assert list(build_insert_many(_defn("unit.payload.add"), [], JobOptions())) == []
+
+
+@pytest.mark.unit
+def test_build_insert_many_refuses_a_bad_payload_when_its_row_is_read() -> None:
+    """Rows after the first are built as the store reads them (so a COPY overlaps the
+    building): an oversize or non-JSON argument raises then, never yielding a row."""
+    calls: list[Sequence[Any]] = [(1,), (2,), ("x" * 200,), (4,)]
+    rows = build_insert_many(_defn("unit.payload.add"), calls, JobOptions(), max_payload_bytes=100)
+    assert len(rows) == 4
+    assert rows[1].args == [2]
     with pytest.raises(PayloadTooLargeError):
-        build_insert_many(
-            _defn("unit.payload.add"), [(1,), ("x" * 200,)], JobOptions(), max_payload_bytes=100
-        )
-    assert build_insert_many(_defn("unit.payload.add"), [], JobOptions()) == []
+        rows[2:4]
+    with pytest.raises(PayloadTooLargeError):
+        list(rows)
+    rows = build_insert_many(_defn("unit.payload.add"), [(1,), ({1, 2},)], JobOptions())
+    with pytest.raises(InvalidArgumentsError, match="not JSON-serialisable"):
+        rows[-1]

@@ -9,16 +9,16 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from medley.application.errors import InvalidArgumentsError, PayloadTooLargeError
 from medley.application.models.jobs import JobOptions, JobState
 from medley.infrastructure.jobs.limits import limit_meta
 from medley.infrastructure.jobs.registry import JobDefinition
-from medley.infrastructure.jobs.storage.port import JobInsertParams
+from medley.infrastructure.jobs.storage.port import JobInsertParams, UniformInserts
 from medley.infrastructure.observability.context import enqueue_meta
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
@@ -152,77 +152,128 @@ def build_insert_many(
     *,
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     now: datetime | None = None,
-) -> list[JobInsertParams]:
+) -> UniformInserts:
     """`build_insert` for many calls of one job with the same options, positional
     arguments only. Everything that depends on the definition and the options (state,
     queue, timeout, the caller's context, the limit) is worked out once by the first
-    job's `build_insert`; the others pay only for the argument check, the JSON encoding
-    and the size check: bulk enqueue spent more time validating than inserting.
-    Raises before anything is written, like `build_insert`."""
-    if not arg_lists:
-        return []
+    job's `build_insert`; the others pay only for the JSON encoding and the size check:
+    bulk enqueue spent more time validating than inserting.
+
+    Raises now for what is cheap to check of every call (the first job in full, each
+    call's shape and argument count); an argument that is not JSON or too large raises
+    when its row is read (see `UniformInserts`), before anything is committed."""
     for args in arg_lists:
         if not isinstance(args, tuple | list):
             raise InvalidArgumentsError(
                 f"each item of a bulk enqueue of job {definition.name!r} is a tuple of its "
                 f"positional arguments, not {type(args).__name__}"
             )
-    first = build_insert(
-        definition, arg_lists[0], {}, options, max_payload_bytes=max_payload_bytes, now=now
-    )
-    spec = _arg_spec(definition.func, definition.takes_context)
-    keyed = definition.limit is not None and (
-        definition.limit_key_arg is not None or callable(definition.limit_tokens)
-    )  # the limit's meta differs per job: its key, or tokens estimated from the arguments
-    shared_meta = first.meta
-    caller_meta = enqueue_meta()
-    what = f"arguments of job {definition.name!r}"
-    no_kwargs: dict[str, Any] = {}
-    kwargs_json = first.payload_json[1]
-    # A str's UTF-8 form is at most 4 bytes per character: most payloads are far enough
-    # below the limit to skip encoding them just to count.
-    cheap_below = (max_payload_bytes - len(kwargs_json)) // 4
-    params = [first]
-    append = params.append
-    # Without keywords, whether positional arguments bind depends on their count alone.
-    problems: dict[int, str | None] = {}
-    for args in arg_lists[1:]:
-        count = len(args)
-        if count in problems:
-            problem = problems[count]
+    return _BulkRows(definition, arg_lists, options, max_payload_bytes, now)
+
+
+class _BulkRows(UniformInserts):
+    """The rows of `build_insert_many`, built on demand in input order."""
+
+    def __init__(
+        self,
+        definition: JobDefinition[Any, Any],
+        arg_lists: Sequence[Sequence[Any]],
+        options: JobOptions,
+        max_payload_bytes: int,
+        now: datetime | None,
+    ) -> None:
+        self._arg_lists = arg_lists
+        self._rows: list[JobInsertParams] = []
+        self._definition = definition
+        self._options = options
+        self._max_payload_bytes = max_payload_bytes
+        if not arg_lists:
+            return
+        self.first = build_insert(
+            definition, arg_lists[0], {}, options, max_payload_bytes=max_payload_bytes, now=now
+        )
+        self._rows.append(self.first)
+        spec = _arg_spec(definition.func, definition.takes_context)
+        if spec is not None:
+            # Without keywords, whether positional arguments bind depends on their count.
+            for count in {len(args) for args in arg_lists}:
+                problem = spec.check([None] * count, {})
+                if problem is not None:
+                    raise InvalidArgumentsError(
+                        f"bad arguments for job {definition.name!r}: {problem}"
+                    )
+        self._keyed = definition.limit is not None and (
+            definition.limit_key_arg is not None or callable(definition.limit_tokens)
+        )  # the limit's meta differs per job: its key, or tokens estimated from the arguments
+        self._caller_meta = enqueue_meta()
+        kwargs_json = self.first.payload_json[1]
+        # A str's UTF-8 form is at most 4 bytes per character: most payloads are far
+        # enough below the limit to skip encoding them just to count.
+        self._cheap_below = (max_payload_bytes - len(kwargs_json)) // 4
+
+    def __len__(self) -> int:
+        return len(self._arg_lists)
+
+    @overload
+    def __getitem__(self, index: int) -> JobInsertParams: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[JobInsertParams]: ...
+    def __getitem__(self, index: int | slice) -> JobInsertParams | Sequence[JobInsertParams]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            self._build_to(max(start, stop) if step > 0 else start + 1)
         else:
-            problem = problems[count] = spec.check(args, no_kwargs) if spec is not None else None
-        if problem is not None:
-            raise InvalidArgumentsError(f"bad arguments for job {definition.name!r}: {problem}")
-        args_json = encode_json(list(args), what)
-        if len(args_json) > cheap_below:
-            size = len(args_json.encode()) + len(kwargs_json.encode())
-            if size > max_payload_bytes:
-                raise PayloadTooLargeError(size, max_payload_bytes)
-        meta = (
-            # Built afresh, not over the first job's: a key it lacks (no token estimate)
-            # must not be inherited.
-            {**caller_meta, **limit_meta(definition, args, no_kwargs, options.limit_tokens)}
-            if keyed
-            else shared_meta
-        )
-        append(
-            JobInsertParams(
-                job=first.job,
-                queue=first.queue,
-                priority=first.priority,
-                state=first.state,
-                args=list(args),
-                kwargs={},
-                payload_json=(args_json, kwargs_json),
-                run_at=first.run_at,
-                max_attempts=first.max_attempts,
-                timeout_seconds=first.timeout_seconds,
-                unique_key=first.unique_key,
-                tags=first.tags,
-                meta=meta,
-                depends_on=first.depends_on,
-                continue_on=first.continue_on,
+            self._build_to(index + 1 if index >= 0 else len(self))
+        return self._rows[index]
+
+    def __iter__(self) -> Iterator[JobInsertParams]:
+        self._build_to(len(self))
+        return iter(self._rows)
+
+    def _build_to(self, stop: int) -> None:
+        """Build rows up to (not including) `stop`."""
+        rows = self._rows
+        if stop <= len(rows):
+            return
+        first = self.first
+        name = self._definition.name
+        what = f"arguments of job {name!r}"
+        kwargs_json = first.payload_json[1]
+        max_bytes, cheap_below = self._max_payload_bytes, self._cheap_below
+        no_kwargs: dict[str, Any] = {}
+        append = rows.append
+        for args in self._arg_lists[len(rows) : stop]:
+            args_json = encode_json(list(args), what)
+            if len(args_json) > cheap_below:
+                size = len(args_json.encode()) + len(kwargs_json.encode())
+                if size > max_bytes:
+                    raise PayloadTooLargeError(size, max_bytes)
+            meta = (
+                # Built afresh, not over the first job's: a key it lacks (no token
+                # estimate) must not be inherited.
+                {
+                    **self._caller_meta,
+                    **limit_meta(self._definition, args, no_kwargs, self._options.limit_tokens),
+                }
+                if self._keyed
+                else first.meta
             )
-        )
-    return params
+            append(
+                JobInsertParams(
+                    job=first.job,
+                    queue=first.queue,
+                    priority=first.priority,
+                    state=first.state,
+                    args=list(args),
+                    kwargs={},
+                    payload_json=(args_json, kwargs_json),
+                    run_at=first.run_at,
+                    max_attempts=first.max_attempts,
+                    timeout_seconds=first.timeout_seconds,
+                    unique_key=first.unique_key,
+                    tags=first.tags,
+                    meta=meta,
+                    depends_on=first.depends_on,
+                    continue_on=first.continue_on,
+                )
+            )

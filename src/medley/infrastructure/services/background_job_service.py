@@ -184,7 +184,7 @@ class JobService(WorkflowMethods, LimitMethods, ServerMethods):
         return [EnqueueResult(id=r.id, state=r.state, existing=r.existing) for r in rows]
 
     async def _insert_rows(
-        self, params: list[JobInsertParams], connection: object | None
+        self, params: Sequence[JobInsertParams], connection: object | None
     ) -> list[JobInsertResult]:
         """Store the jobs; the store's results (the id-only callers skip building an
         `EnqueueResult` model per job)."""

@@ -8,10 +8,11 @@ returns fewer rows, never an exception, and the caller decides what that means.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure.jobs.storage.limit_records import (  # re-exported: part of the port
@@ -66,6 +67,32 @@ class JobInsertParams:
     continue_on: str = "success"
     batch_id: int | None = None
     """Set by the adapter for the members of a batch it inserts."""
+
+
+class UniformInserts(Sequence[JobInsertParams]):
+    """The rows of a bulk enqueue of one job with one set of options. They differ only in
+    their arguments (and a keyed limit's meta), so `first` answers for every row whether
+    the batch needs workflows or holds a unique key.
+
+    Rows are built when first read, so a store can start writing the first rows before
+    Python has built the last: PostgreSQL inserts one COPY chunk while the next is built.
+    A row that cannot be built raises its `MedleyError` from the read, inside the store's
+    transaction, which then writes nothing."""
+
+    first: JobInsertParams
+
+    @overload
+    def __getitem__(self, index: int) -> JobInsertParams: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[JobInsertParams]: ...
+    @abstractmethod
+    def __getitem__(self, index: int | slice) -> JobInsertParams | Sequence[JobInsertParams]: ...
+
+
+def shared_rows(params: Sequence[JobInsertParams]) -> Sequence[JobInsertParams]:
+    """The rows that speak for all of `params` about what a uniform batch shares (its
+    workflow links, its unique key), without building the rest."""
+    return (params.first,) if isinstance(params, UniformInserts) else params
 
 
 @dataclass(frozen=True, slots=True)

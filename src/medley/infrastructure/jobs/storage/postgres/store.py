@@ -64,6 +64,7 @@ from medley.infrastructure.jobs.storage.port import (
     ThroughputRow,
     TokenRow,
     UserRow,
+    shared_rows,
 )
 from medley.infrastructure.jobs.storage.postgres import _limits
 from medley.infrastructure.jobs.storage.postgres import _workflows as _wf
@@ -212,11 +213,12 @@ class PostgresJobStore(PostgresLimitMethods):
                 if _wf.needs_workflow(params):
                     return await _wf.insert(connection, params, self._insert_unnest)
                 return await self._insert_unnest(connection, params)
-        if _wf.needs_workflow(params):  # continuations, batch members: never COPY
+        shared = shared_rows(params)
+        if _wf.needs_workflow(shared):  # continuations, batch members: never COPY
             return await self._in_tx(
                 "enqueueing", lambda conn: _wf.insert(conn, params, self._insert_unnest)
             )
-        use_copy = len(params) >= COPY_THRESHOLD and all(p.unique_key is None for p in params)
+        use_copy = len(params) >= COPY_THRESHOLD and all(p.unique_key is None for p in shared)
         with map_errors("enqueueing"):
             async with self._conns.lease() as conn:
                 if use_copy:
@@ -261,14 +263,14 @@ class PostgresJobStore(PostgresLimitMethods):
         async with conn.cursor().copy(Q["job_history_copy"]) as copy:
             for start in range(0, len(params), COPY_CHUNK):
                 await copy.write(_copy_history(ids, params, start))
-        counts = collections.Counter((p.queue, p.state.value) for p in params)
+        counts = collections.Counter((p.queue, p.state) for p in params)
         await conn.execute(
             Q["job_copy_finish"],
             {
                 "count_queue": [queue for queue, _ in counts],
-                "count_state": [state for _, state in counts],
+                "count_state": [state.value for _, state in counts],
                 "count": list(counts.values()),
-                "queues": sorted({q for q, state in counts if state == JobState.ENQUEUED.value}),
+                "queues": sorted({q for q, state in counts if state is JobState.ENQUEUED}),
             },
         )
         return [JobInsertResult(i, p.state, False) for i, p in zip(ids, params, strict=True)]
