@@ -6,6 +6,7 @@ import pytest
 
 from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure.jobs.storage.port import JobCompletion, JobListParams, JobStore
+from tests.support.backends import Backend
 from tests.support.jobs import (
     InsertJob,
     assert_same_instant,
@@ -108,6 +109,44 @@ async def test_insert_records_history_of_a_scheduled_job(
     assert entry.from_state is None
     assert entry.to_state is JobState.SCHEDULED
     assert entry.reason is StateChangeReason.SCHEDULED
+
+
+async def test_history_begins_with_the_state_a_job_was_created_in_after_it_moved_on(
+    store: JobStore, insert_job: InsertJob
+) -> None:
+    """The creation entry is read from the job, not stored: it must still say
+    `scheduled` once the job has been claimed and finished, at the job's creation time."""
+    result = await insert_job(
+        store, state=JobState.SCHEDULED, run_at=utcnow() - timedelta(seconds=1)
+    )
+    await finish(store, await claim(store))
+
+    history = await store.job_history(result.id)
+    job = await store.job_get(result.id)
+
+    assert job is not None
+    assert [(h.from_state, h.to_state, h.reason, h.attempt) for h in history] == [
+        (None, JobState.SCHEDULED, StateChangeReason.SCHEDULED, 0),
+        (JobState.SCHEDULED, JobState.PROCESSING, StateChangeReason.FETCHED, 1),
+        (JobState.PROCESSING, JobState.SUCCEEDED, StateChangeReason.COMPLETED, 1),
+    ]
+    assert_same_instant(history[0].at, job.created_at)
+    assert await store.job_history(result.id + 1000) == []
+
+
+async def test_a_creation_entry_stored_by_an_earlier_version_is_not_shown_twice(
+    store: JobStore, insert_job: InsertJob, backend: Backend
+) -> None:
+    result = await insert_job(store)
+    backend.store_creation_history(result.id, "enqueued")
+    await claim(store)
+
+    history = await store.job_history(result.id)
+
+    assert [(h.from_state, h.to_state) for h in history] == [
+        (None, JobState.ENQUEUED),
+        (JobState.ENQUEUED, JobState.PROCESSING),
+    ]
 
 
 async def test_insert_keeps_run_at_of_a_scheduled_job(

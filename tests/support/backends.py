@@ -79,6 +79,11 @@ class Backend(ABC):
         `wait_seconds` (raw SQL: moves started_at and run_at back from finished_at)."""
 
     @abstractmethod
+    def store_creation_history(self, job_id: int, state: str) -> None:
+        """Write the creation row an earlier version stored in a job's history (raw SQL):
+        the job then has history from before creation rows were read from the job."""
+
+    @abstractmethod
     def _cleanup(self) -> None:
         """Remove databases created by `open_empty_store`."""
 
@@ -116,6 +121,15 @@ class SqliteBackend(Backend):
             conn.execute(
                 "INSERT INTO medley_migration (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, time.time()),
+            )
+
+    def store_creation_history(self, job_id: int, state: str) -> None:
+        with closing(sqlite3.connect(self.path)) as conn, conn:
+            conn.execute(
+                "INSERT INTO medley_job_history"
+                " (job_id, at, from_state, to_state, reason, attempt) "
+                "SELECT id, created_at, NULL, ?, ?, 0 FROM medley_job WHERE id = ?",
+                (state, state, job_id),
             )
 
     def set_job_times(self, job_id: int, *, run_seconds: float, wait_seconds: float) -> None:
@@ -159,6 +173,15 @@ class PostgresBackend(Backend):
             conn.execute(
                 "INSERT INTO medley_migration (version, name, applied_at) VALUES (%s, %s, now())",
                 (version, name),
+            )
+
+    def store_creation_history(self, job_id: int, state: str) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO medley_job_history"
+                " (job_id, at, from_state, to_state, reason, attempt) "
+                "SELECT id, created_at, NULL, %s, %s, 0 FROM medley_job WHERE id = %s",
+                (state, state, job_id),
             )
 
     def set_job_times(self, job_id: int, *, run_seconds: float, wait_seconds: float) -> None:

@@ -260,9 +260,6 @@ class PostgresJobStore(PostgresLimitMethods):
         async with conn.cursor().copy(Q["job_copy"]) as copy:
             for start in range(0, len(params), COPY_CHUNK):
                 await copy.write(_copy_jobs(ids, params, start, now))
-        async with conn.cursor().copy(Q["job_history_copy"]) as copy:
-            for start in range(0, len(params), COPY_CHUNK):
-                await copy.write(_copy_history(ids, params, start))
         counts = collections.Counter((p.queue, p.state) for p in params)
         await conn.execute(
             Q["job_copy_finish"],
@@ -776,17 +773,6 @@ def _copy_jobs(ids: Sequence[int], params: Sequence[JobInsertParams], start: int
             f"{p.max_attempts}\t{timeout}\t{tags}\t{meta}\n"
         )
     return "".join(lines)
-
-
-def _copy_history(ids: Sequence[int], params: Sequence[JobInsertParams], start: int) -> str:
-    """Rows of job_history_copy (the creation row of each job), as COPY text."""
-    return "".join(
-        f"{job_id}\t{p.state.value}\t"
-        f"{'scheduled' if p.state is JobState.SCHEDULED else 'enqueued'}\t0\n"
-        for job_id, p in zip(
-            ids[start : start + COPY_CHUNK], params[start : start + COPY_CHUNK], strict=True
-        )
-    )
 
 
 def _match_inserted(

@@ -606,13 +606,13 @@ def _applied_versions(conn: sqlite3.Connection) -> list[int]:
 
 
 def _insert(conn: sqlite3.Connection, params: Sequence[JobInsertParams]) -> list[JobInsertResult]:
-    """Insert a batch under the write lock: ids are reserved as one range, rows go through
-    one executemany, and history is copied from the range in one statement."""
+    """Insert a batch under the write lock: ids are reserved as one range and rows go
+    through one executemany (a job's creation is read from the job, not stored in its
+    history: see job_history)."""
     now = time.time()
     after: int = run(conn, "job_reserve_ids")[0]["last_id"]
     rows = [_insert_values(after + 1 + i, p, now) for i, p in enumerate(params)]
     inserted = conn.executemany(Q["job_insert_many"], rows).rowcount
-    run(conn, "job_history_copy", {"after_id": after, "last_id": after + len(params)})
     if inserted == len(params):
         return [JobInsertResult(after + 1 + i, p.state, False) for i, p in enumerate(params)]
     return _match_holders(conn, params, after)

@@ -1,7 +1,6 @@
 -- name: job_insert_many
 -- One statement for a whole batch: rows arrive as parallel arrays (unnest), the unique
--- index skips jobs whose key a live job holds, history is written in the same statement,
--- and one pg_notify per queue wakes listening workers (PostgreSQL folds duplicate
+-- index skips jobs whose key a live job holds, and one pg_notify per queue wakes listening workers (PostgreSQL folds duplicate
 -- notifications of one transaction into one).
 WITH input AS (
     SELECT * FROM unnest(
@@ -21,11 +20,6 @@ inserted AS (
     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
         AND state IN ('scheduled', 'enqueued', 'processing', 'awaiting') DO NOTHING
     RETURNING id, state, queue, unique_key
-),
-history AS (
-    INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt)
-    SELECT id, NULL, state, CASE state WHEN 'scheduled' THEN 'scheduled' ELSE 'enqueued' END, 0
-    FROM inserted
 ),
 counted AS (
     -- The dashboard's counters (migration 0008: inserts count themselves, no trigger).
@@ -52,11 +46,6 @@ WITH inserted AS (
         AND state IN ('scheduled', 'enqueued', 'processing', 'awaiting') DO NOTHING
     RETURNING id, state, queue, unique_key
 ),
-history AS (
-    INSERT INTO medley_job_history (job_id, from_state, to_state, reason, attempt)
-    SELECT id, NULL, state, CASE state WHEN 'scheduled' THEN 'scheduled' ELSE 'enqueued' END, 0
-    FROM inserted
-),
 counted AS (
     INSERT INTO medley_stat_delta (queue, state, minute, delta)
     SELECT queue, state, 'epoch', 1 FROM inserted
@@ -71,8 +60,8 @@ WHERE unique_key = ANY(%(unique_keys)s::text[])
   AND state IN ('scheduled', 'enqueued', 'processing', 'awaiting')
 
 -- name: job_reserve_ids
--- Bulk enqueue takes its ids first, so that COPY can write jobs and history with known
--- ids (ids drawn by other sessions at the same time never mix in). One row holding an
+-- Bulk enqueue takes its ids first, so that it knows them without reading back what COPY
+-- wrote (ids drawn by other sessions at the same time never mix in). One row holding an
 -- array: a row per id cost more to decode than the COPY of the job.
 SELECT array_agg(id ORDER BY id) AS ids, now() AS now
 FROM (SELECT nextval('medley_job_id_seq') AS id FROM generate_series(1, %(count)s)) s
@@ -80,9 +69,6 @@ FROM (SELECT nextval('medley_job_id_seq') AS id FROM generate_series(1, %(count)
 -- name: job_copy
 COPY medley_job (id, job, queue, priority, state, args, kwargs, run_at, max_attempts,
                  timeout_seconds, tags, meta) FROM STDIN
-
--- name: job_history_copy
-COPY medley_job_history (job_id, to_state, reason, attempt) FROM STDIN
 
 -- name: job_copy_finish
 -- After the COPYs of a bulk enqueue, in their transaction: count the jobs per (queue,
@@ -443,8 +429,28 @@ WHERE j.id = u.id AND j.state = 'processing' AND j.lease_owner = %(worker_id)s
 SELECT * FROM medley_job WHERE id = %(id)s
 
 -- name: job_history
-SELECT job_id, at, from_state, to_state, reason, attempt, worker, error
-FROM medley_job_history WHERE job_id = %(id)s ORDER BY id
+-- A job's creation is not stored as a history row (it was a third of a bulk enqueue's
+-- work in the database): it is read from the job, at its created_at, in the state it was
+-- created in, which is where the first stored transition started (every transition
+-- records its from_state) or, before any, the state it is still in. Jobs written by an
+-- earlier version have a stored creation row (from_state NULL) and get no second.
+WITH stored AS (
+    SELECT id, job_id, at, from_state, to_state, reason, attempt, worker, error
+    FROM medley_job_history WHERE job_id = %(id)s
+),
+first AS (SELECT from_state FROM stored ORDER BY id LIMIT 1)
+SELECT job_id, at, from_state, to_state, reason, attempt, worker, error FROM (
+    SELECT 0::bigint AS id, j.id AS job_id, j.created_at AS at, NULL::text AS from_state,
+           c.state AS to_state,
+           CASE c.state WHEN 'scheduled' THEN 'scheduled' ELSE 'enqueued' END AS reason,
+           0 AS attempt, NULL::text AS worker, NULL::jsonb AS error
+    FROM medley_job j
+    CROSS JOIN LATERAL (SELECT coalesce((SELECT from_state FROM first), j.state) AS state) c
+    WHERE j.id = %(id)s AND NOT EXISTS (SELECT FROM first WHERE from_state IS NULL)
+    UNION ALL
+    SELECT * FROM stored
+) h
+ORDER BY id
 
 -- name: job_list
 -- Keyset pagination on id (newest first); each filter is NULL when unused, so one plan

@@ -39,17 +39,6 @@ SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'medley_job'),
 -- same query names.
 SELECT NULL AS unused WHERE 0
 
--- name: job_history_copy
--- SQLite has no COPY: the history of a batch is copied from the rows just inserted, which
--- form the id range after :after_id (see job_reserve_ids); a row skipped for its unique key
--- was not inserted and gets no history.
-INSERT INTO medley_job_history (job_id, at, from_state, to_state, reason, attempt)
-SELECT id, created_at, NULL, state,
-       CASE state WHEN 'scheduled' THEN 'scheduled' ELSE 'enqueued' END, 0
-FROM medley_job
-WHERE id > :after_id AND id <= :last_id
-ORDER BY id
-
 -- name: job_copy_finish
 -- SQLite has no COPY (bulk inserts use executemany, counted by trigger) and no
 -- LISTEN/NOTIFY (capabilities.listen_notify is False): workers poll. Unused; defined so
@@ -144,8 +133,24 @@ WHERE id = :id AND state = 'processing' AND lease_owner = :worker_id AND attempt
 SELECT * FROM medley_job WHERE id = :id
 
 -- name: job_history
-SELECT job_id, at, from_state, to_state, reason, attempt, worker, error
-FROM medley_job_history WHERE job_id = :id ORDER BY id
+-- A job's creation is read from the job, not stored (see PostgreSQL's job_history).
+WITH stored AS (
+    SELECT id, job_id, at, from_state, to_state, reason, attempt, worker, error
+    FROM medley_job_history WHERE job_id = :id
+),
+first AS (SELECT from_state FROM stored ORDER BY id LIMIT 1)
+SELECT job_id, at, from_state, to_state, reason, attempt, worker, error FROM (
+    SELECT 0 AS id, j.id AS job_id, j.created_at AS at, NULL AS from_state,
+           coalesce((SELECT from_state FROM first), j.state) AS to_state,
+           CASE coalesce((SELECT from_state FROM first), j.state)
+               WHEN 'scheduled' THEN 'scheduled' ELSE 'enqueued' END AS reason,
+           0 AS attempt, NULL AS worker, NULL AS error
+    FROM medley_job j
+    WHERE j.id = :id AND NOT EXISTS (SELECT 1 FROM first WHERE from_state IS NULL)
+    UNION ALL
+    SELECT * FROM stored
+)
+ORDER BY id
 
 -- name: job_list
 -- Unlike PostgreSQL's, the filters are not "(:x IS NULL OR col = :x)": SQLite plans a
