@@ -4,6 +4,7 @@ three ways a job runs (on the loop, in a thread, in a process)."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pytest
 
@@ -53,6 +54,30 @@ async def test_enqueue_many_runs_each_call_once_with_the_options_and_history(
     other = await service.get(held)
     assert (other.state, other.queue, other.tags) == (JobState.ENQUEUED, "elsewhere", ["t"])
     assert await service.enqueue_many(jobs.noop, []) == []
+
+
+async def test_enqueue_many_stores_awkward_text_and_shared_options_exactly(
+    service: medley.JobService,
+) -> None:
+    """A bulk enqueue writes the columns its jobs share once per chunk (PostgreSQL: as
+    COPY text): every row must still read back exactly as given."""
+    awkward = 'tab\there, new\nline, cr\r, back\\slash \\N, quote ", é, 😀'
+    options = medley.JobOptions(
+        queue=f"q\t{awkward}", tags=(awkward, "plain"), delay=timedelta(hours=1)
+    )
+    calls = [(f"{awkward} {i}",) if i % 2 else ({"k": [awkward, i]},) for i in range(100)]
+
+    ids = await service.enqueue_many(jobs.echo, calls, options=options)
+
+    for job_id, (value,) in zip(ids, calls, strict=True):
+        info = await service.get(job_id)
+        assert (info.args, info.kwargs) == ([value], {})
+        assert (info.queue, info.tags, info.state) == (
+            options.queue,
+            [awkward, "plain"],
+            JobState.SCHEDULED,
+        )
+        assert info.run_at - info.created_at > timedelta(minutes=59)
 
 
 async def test_succeeded_job_keeps_result_final_progress_and_history(

@@ -63,6 +63,7 @@ from medley.infrastructure.jobs.storage.port import (
     Subscription,
     ThroughputRow,
     TokenRow,
+    UniformInserts,
     UserRow,
     shared_rows,
 )
@@ -249,7 +250,17 @@ class PostgresJobStore(PostgresLimitMethods):
     async def _insert_copy(
         self, conn: psycopg.AsyncConnection[Row], params: Sequence[JobInsertParams]
     ) -> list[JobInsertResult]:
-        cur = await conn.execute(Q["job_reserve_ids"], {"count": len(params)})
+        counts = _per_queue_and_state(params)
+        cur = await conn.execute(
+            Q["job_reserve_ids"],
+            {
+                "jobs": len(params),
+                "count_queue": [queue for queue, _ in counts],
+                "count_state": [state.value for _, state in counts],
+                "count": list(counts.values()),
+                "queues": sorted({q for q, state in counts if state is JobState.ENQUEUED}),
+            },
+        )
         reserved = await cur.fetchone()
         assert reserved is not None
         ids: list[int] = reserved["ids"]
@@ -260,16 +271,9 @@ class PostgresJobStore(PostgresLimitMethods):
         async with conn.cursor().copy(Q["job_copy"]) as copy:
             for start in range(0, len(params), COPY_CHUNK):
                 await copy.write(_copy_jobs(ids, params, start, now))
-        counts = collections.Counter((p.queue, p.state) for p in params)
-        await conn.execute(
-            Q["job_copy_finish"],
-            {
-                "count_queue": [queue for queue, _ in counts],
-                "count_state": [state.value for _, state in counts],
-                "count": list(counts.values()),
-                "queues": sorted({q for q, state in counts if state is JobState.ENQUEUED}),
-            },
-        )
+        if isinstance(params, UniformInserts):
+            state = params.first.state
+            return [JobInsertResult(i, state, False) for i in ids]
         return [JobInsertResult(i, p.state, False) for i, p in zip(ids, params, strict=True)]
 
     async def job_fetch_available(self, params: JobFetchParams) -> list[JobRow]:
@@ -748,31 +752,76 @@ def _copy_value(text: str) -> str:
     return text.translate(_COPY_ESCAPES)
 
 
+def _copy_json(text: str) -> str:
+    """A JSON text in COPY's text format. JSON has no raw newline, CR or tab (they are
+    escaped inside strings, with a backslash): only a text with a backslash needs work."""
+    return text.translate(_COPY_ESCAPES) if "\\" in text else text
+
+
 def _copy_jobs(ids: Sequence[int], params: Sequence[JobInsertParams], start: int, now: str) -> str:
     """Rows `start`..`start + COPY_CHUNK` of job_copy, as COPY text. Values the jobs of a
     batch usually share (name, queue, tags, meta) are encoded once per chunk."""
+    ids = ids[start : start + COPY_CHUNK]
+    rows = params[start : start + COPY_CHUNK]  # built now, for a UniformInserts
+    if isinstance(params, UniformInserts):
+        return _copy_uniform(ids, rows, params.first, now)
     texts: dict[str, str] = {}
     encoded: dict[int, str] = {}  # tags and meta objects, by identity (alive meanwhile)
     lines: list[str] = []
-    for job_id, p in zip(
-        ids[start : start + COPY_CHUNK], params[start : start + COPY_CHUNK], strict=True
-    ):
+    for job_id, p in zip(ids, rows, strict=True):
         job = texts.get(p.job) or texts.setdefault(p.job, _copy_value(p.job))
         queue = texts.get(p.queue) or texts.setdefault(p.queue, _copy_value(p.queue))
         tags = encoded.get(id(p.tags)) or encoded.setdefault(
-            id(p.tags), _copy_value(_tags_json(p.tags))
+            id(p.tags), _copy_json(_tags_json(p.tags))
         )
         meta = encoded.get(id(p.meta)) or encoded.setdefault(
-            id(p.meta), _copy_value(_meta_json(p.meta))
+            id(p.meta), _copy_json(_meta_json(p.meta))
         )
-        run_at = now if p.run_at is None else _copy_value(p.run_at.isoformat())
-        timeout = COPY_NULL if p.timeout_seconds is None else repr(float(p.timeout_seconds))
         lines.append(
             f"{job_id}\t{job}\t{queue}\t{p.priority}\t{p.state.value}\t"
-            f"{_copy_value(p.payload_json[0])}\t{_copy_value(p.payload_json[1])}\t{run_at}\t"
-            f"{p.max_attempts}\t{timeout}\t{tags}\t{meta}\n"
+            f"{_copy_json(p.payload_json[0])}\t{_copy_json(p.payload_json[1])}\t"
+            f"{_copy_run_at(p, now)}\t{p.max_attempts}\t{_copy_timeout(p)}\t{tags}\t{meta}\n"
         )
     return "".join(lines)
+
+
+def _copy_uniform(
+    ids: Sequence[int], rows: Sequence[JobInsertParams], first: JobInsertParams, now: str
+) -> str:
+    """`_copy_jobs` for rows that share all but their arguments and meta with `first`:
+    the columns before and after the arguments are one text each."""
+    head = (
+        f"{_copy_value(first.job)}\t{_copy_value(first.queue)}\t"
+        f"{first.priority}\t{first.state.value}"
+    )
+    tail = (
+        f"{_copy_json(first.payload_json[1])}\t{_copy_run_at(first, now)}\t"
+        f"{first.max_attempts}\t{_copy_timeout(first)}\t{_copy_json(_tags_json(first.tags))}"
+    )
+    shared_meta, meta_text = first.meta, _copy_json(_meta_json(first.meta))
+    return "".join(
+        f"{job_id}\t{head}\t{_copy_json(p.payload_json[0])}\t{tail}\t"
+        f"{meta_text if p.meta is shared_meta else _copy_json(_meta_json(p.meta))}\n"
+        for job_id, p in zip(ids, rows, strict=True)
+    )
+
+
+def _copy_run_at(p: JobInsertParams, now: str) -> str:
+    return now if p.run_at is None else _copy_value(p.run_at.isoformat())
+
+
+def _copy_timeout(p: JobInsertParams) -> str:
+    return COPY_NULL if p.timeout_seconds is None else repr(float(p.timeout_seconds))
+
+
+def _per_queue_and_state(
+    params: Sequence[JobInsertParams],
+) -> collections.Counter[tuple[str, JobState]]:
+    """How many of `params` go to each (queue, state): known before a uniform batch's rows
+    are built, since they all share its first row's."""
+    if isinstance(params, UniformInserts):
+        return collections.Counter({(params.first.queue, params.first.state): len(params)})
+    return collections.Counter((p.queue, p.state) for p in params)
 
 
 def _match_inserted(

@@ -62,24 +62,22 @@ WHERE unique_key = ANY(%(unique_keys)s::text[])
 -- name: job_reserve_ids
 -- Bulk enqueue takes its ids first, so that it knows them without reading back what COPY
 -- wrote (ids drawn by other sessions at the same time never mix in). One row holding an
--- array: a row per id cost more to decode than the COPY of the job.
-SELECT array_agg(id ORDER BY id) AS ids, now() AS now
-FROM (SELECT nextval('medley_job_id_seq') AS id FROM generate_series(1, %(count)s)) s
-
--- name: job_copy
-COPY medley_job (id, job, queue, priority, state, args, kwargs, run_at, max_attempts,
-                 timeout_seconds, tags, meta) FROM STDIN
-
--- name: job_copy_finish
--- After the COPYs of a bulk enqueue, in their transaction: count the jobs per (queue,
--- state) for the dashboard (as job_insert_many does) and wake the queues' workers.
+-- array: a row per id cost more to decode than the COPY of the job. The same round trip
+-- counts the jobs per (queue, state) for the dashboard (as job_insert_many does) and
+-- wakes the queues' workers: both take effect with the COPY, at commit, or not at all.
 WITH counted AS (
     INSERT INTO medley_stat_delta (queue, state, minute, delta)
     SELECT queue, state, 'epoch', n
     FROM unnest(%(count_queue)s::text[], %(count_state)s::text[], %(count)s::bigint[])
         AS c(queue, state, n)
-)
-SELECT pg_notify('medley_job', q) FROM unnest(%(queues)s::text[]) AS q
+),
+notified AS (SELECT pg_notify('medley_job', q) FROM unnest(%(queues)s::text[]) AS q)
+SELECT array_agg(id ORDER BY id) AS ids, now() AS now, (SELECT count(*) FROM notified) AS notified
+FROM (SELECT nextval('medley_job_id_seq') AS id FROM generate_series(1, %(jobs)s)) s
+
+-- name: job_copy
+COPY medley_job (id, job, queue, priority, state, args, kwargs, run_at, max_attempts,
+                 timeout_seconds, tags, meta) FROM STDIN
 
 -- name: job_fetch_available
 -- Claim a batch in one statement. SKIP LOCKED lets concurrent fetchers pass over rows

@@ -39,12 +39,6 @@ SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'medley_job'),
 -- same query names.
 SELECT NULL AS unused WHERE 0
 
--- name: job_copy_finish
--- SQLite has no COPY (bulk inserts use executemany, counted by trigger) and no
--- LISTEN/NOTIFY (capabilities.listen_notify is False): workers poll. Unused; defined so
--- that both backends have the same query names.
-SELECT NULL AS unused WHERE 0
-
 -- name: job_fetch_available
 -- SQLite has no SKIP LOCKED and needs none: the adapter holds the write lock (BEGIN
 -- IMMEDIATE), so concurrent fetchers queue up and never see the same row as claimable.
