@@ -119,6 +119,19 @@ async def sleep(seconds: float) -> float:
     return seconds
 
 
+@medley.job(name="it.stubborn")
+async def stubborn(name: str) -> str:
+    """Loses the first cancellation, as a job awaiting a client that waits through Python
+    3.11's `asyncio.wait_for` can (the cancel arrives with the reply it waits for)."""
+    try:
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        calls.append(f"{name}: cancel lost")
+    await asyncio.sleep(60)
+    calls.append(f"{name}: finished")
+    return "finished"
+
+
 @medley.job(name="it.attempt")
 async def attempt(ctx: medley.JobContext) -> int:
     return ctx.attempt

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 import medley
 from medley.application.models.jobs import JobState, StateChangeReason
+from medley.infrastructure.jobs.runtime import executor
 from tests.integration import jobs
 from tests.support.wait import wait_for
 from tests.support.workers import StartWorker
@@ -64,6 +67,45 @@ async def test_cancelled_processing_job_ends_cancelled_within_two_seconds(
         server.worker_id,
     )
     assert not server.producer.running, "the worker freed the slot"
+
+
+async def test_a_running_job_that_loses_the_cancel_is_cancelled_again(
+    service: medley.JobService, start_worker: StartWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(executor, "JOB_CANCEL_AGAIN_SECONDS", 0.3)
+    if service.store.capabilities.listen_notify:
+        server = await start_worker()
+    else:
+        server = await start_worker(heartbeat_seconds=0.2, lease_seconds=5)
+    job_id = await service.enqueue(jobs.stubborn, "a")
+
+    async def processing() -> bool:
+        return (await service.get(job_id)).state is JobState.PROCESSING
+
+    await wait_for(processing, timeout=5, message="job processing")
+    await service.cancel(job_id)
+
+    info = await service.wait(job_id, timeout=5)
+    assert info.state is JobState.CANCELLED
+    assert jobs.calls == ["a: cancel lost"], "stopped by the second cancel, not finished"
+    assert not server.producer.running
+
+
+async def test_a_job_that_loses_its_timeouts_cancel_still_times_out(
+    service: medley.JobService, start_worker: StartWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(executor, "JOB_CANCEL_AGAIN_SECONDS", 0.3)
+    await start_worker()
+    options = medley.JobOptions(timeout=timedelta(seconds=0.2), max_attempts=1)
+
+    job_id = await service.enqueue_with(jobs.stubborn, "b", options=options)
+    info = await service.wait(job_id, timeout=5)
+
+    assert info.state is JobState.FAILED
+    assert info.error is not None
+    assert info.error.type == "TimeoutError"
+    assert info.history[-1].reason is StateChangeReason.TIMED_OUT
+    assert jobs.calls == ["b: cancel lost"]
 
 
 async def test_cancelling_a_finished_job_is_refused(

@@ -7,11 +7,12 @@ a failing job must never stop the worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Executor
 from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
@@ -170,8 +171,7 @@ class JobExecutor:
     ) -> Any:
         args = [ctx, *row.args] if definition.takes_context else list(row.args)
         if definition.is_async:
-            coro = definition.func(*args, **row.kwargs)
-            return await asyncio.wait_for(coro, timeout)
+            return await _run_async(definition.func(*args, **row.kwargs), timeout)
         loop = asyncio.get_running_loop()
         if definition.cpu_bound and self.processes is not None:
             # Killed on timeout or cancel: the runner ends the child when this is cancelled.
@@ -289,3 +289,41 @@ class JobExecutor:
             limit_tokens=ctx.reported_tokens,  # replaces the limit's reservation
             **fields,
         )
+
+
+JOB_CANCEL_AGAIN_SECONDS = 5.0
+"""How long an async job may take to end after a cancel (a user's, a timeout's, a
+shutdown's) before it is cancelled again: time for its own cleanup."""
+
+
+async def _run_async(coro: Coroutine[Any, Any, Any], timeout: float | None) -> Any:
+    """Run an async job in a task of its own, as `asyncio.wait_for` would, but stop it for
+    good: Python 3.11's `wait_for`, which psycopg and many clients wait through, loses a
+    cancellation that arrives with the result it waits for (see `medley.infrastructure.
+    tasks`), and `wait_for` here cancelled the job once, so a user's cancel or a timeout
+    could leave the job running to its end. A timed-out job that still returns a result
+    while it is being stopped keeps it, as with `wait_for`; a cancel that comes in the
+    tick the job ends wins."""
+    task = asyncio.ensure_future(coro)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        await _stop(task)
+        raise
+    if not done:
+        await _stop(task)
+        if task.cancelled():
+            raise TimeoutError
+    return task.result()
+
+
+async def _stop(task: asyncio.Future[Any]) -> None:
+    """Cancel `task` until it has ended. A second cancel of the caller (a shutdown after a
+    user's cancel) changes nothing: the job is already being stopped, and leaving it would
+    let it run on unowned."""
+    while not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({task}, timeout=JOB_CANCEL_AGAIN_SECONDS)
+    if not task.cancelled():
+        task.exception()  # retrieved: the caller's own outcome stands
