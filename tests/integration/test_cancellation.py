@@ -8,7 +8,7 @@ import pytest
 
 import medley
 from medley.application.models.jobs import JobState, StateChangeReason
-from medley.infrastructure.jobs.runtime import executor
+from medley.infrastructure import tasks
 from tests.integration import jobs
 from tests.support.wait import wait_for
 from tests.support.workers import StartWorker
@@ -72,7 +72,7 @@ async def test_cancelled_processing_job_ends_cancelled_within_two_seconds(
 async def test_a_running_job_that_loses_the_cancel_is_cancelled_again(
     service: medley.JobService, start_worker: StartWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(executor, "JOB_CANCEL_AGAIN_SECONDS", 0.3)
+    monkeypatch.setattr(tasks, "JOB_CANCEL_AGAIN_SECONDS", 0.3)
     if service.store.capabilities.listen_notify:
         server = await start_worker()
     else:
@@ -94,7 +94,7 @@ async def test_a_running_job_that_loses_the_cancel_is_cancelled_again(
 async def test_a_job_that_loses_its_timeouts_cancel_still_times_out(
     service: medley.JobService, start_worker: StartWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(executor, "JOB_CANCEL_AGAIN_SECONDS", 0.3)
+    monkeypatch.setattr(tasks, "JOB_CANCEL_AGAIN_SECONDS", 0.3)
     await start_worker()
     options = medley.JobOptions(timeout=timedelta(seconds=0.2), max_attempts=1)
 

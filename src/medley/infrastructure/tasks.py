@@ -6,7 +6,8 @@ its socket through it for every statement. So a task cancelled just as a query's
 arrives can carry on as if it had not been: a maintenance loop went back to sleep, and a
 worker's shutdown waited on it for good (the SIGTERM end-to-end test hung in about one
 run in fifteen). Every long-lived loop is therefore stopped with `cancel_and_wait`, which
-cancels again until the task has ended.
+cancels again until the task has ended, and a job, whose own code may wait the same way,
+with `cancel_until_done`.
 """
 
 from __future__ import annotations
@@ -28,3 +29,18 @@ async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
         await asyncio.wait({task}, timeout=CANCEL_AGAIN_SECONDS)
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+JOB_CANCEL_AGAIN_SECONDS = 5.0
+"""How long a job may take to end after a cancel (a user's, a timeout's, a shutdown's)
+before it is cancelled again: time for its own cleanup."""
+
+
+def cancel_until_done(task: asyncio.Task[Any]) -> None:
+    """Cancel a job's task now, and again every `JOB_CANCEL_AGAIN_SECONDS` until it has
+    ended, without waiting for it. Once the job's own code has returned, its task ends
+    without another suspension, so a repeated cancel never cuts into recording the
+    outcome."""
+    if not task.done():
+        task.cancel()
+        asyncio.get_running_loop().call_later(JOB_CANCEL_AGAIN_SECONDS, cancel_until_done, task)

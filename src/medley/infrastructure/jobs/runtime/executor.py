@@ -20,6 +20,7 @@ from typing import Any
 
 from medley.application.errors import InvalidArgumentsError, UnknownJobError
 from medley.application.models.jobs import JobState, StateChangeReason
+from medley.infrastructure import tasks
 from medley.infrastructure.jobs.context import JobCancelledError, JobContext, JobIdentity
 from medley.infrastructure.jobs.control import Retry, Snooze
 from medley.infrastructure.jobs.payload import encode_json
@@ -171,7 +172,12 @@ class JobExecutor:
     ) -> Any:
         args = [ctx, *row.args] if definition.takes_context else list(row.args)
         if definition.is_async:
-            return await _run_async(definition.func(*args, **row.kwargs), timeout)
+            coro = definition.func(*args, **row.kwargs)
+            if timeout is None:
+                # In the job's own task (no task more per job): a cancel reaches it from
+                # the producer, repeated until it ends (`cancel_until_done`).
+                return await coro
+            return await _run_async(coro, timeout)
         loop = asyncio.get_running_loop()
         if definition.cpu_bound and self.processes is not None:
             # Killed on timeout or cancel: the runner ends the child when this is cancelled.
@@ -291,19 +297,14 @@ class JobExecutor:
         )
 
 
-JOB_CANCEL_AGAIN_SECONDS = 5.0
-"""How long an async job may take to end after a cancel (a user's, a timeout's, a
-shutdown's) before it is cancelled again: time for its own cleanup."""
-
-
-async def _run_async(coro: Coroutine[Any, Any, Any], timeout: float | None) -> Any:
-    """Run an async job in a task of its own, as `asyncio.wait_for` would, but stop it for
-    good: Python 3.11's `wait_for`, which psycopg and many clients wait through, loses a
-    cancellation that arrives with the result it waits for (see `medley.infrastructure.
-    tasks`), and `wait_for` here cancelled the job once, so a user's cancel or a timeout
-    could leave the job running to its end. A timed-out job that still returns a result
-    while it is being stopped keeps it, as with `wait_for`; a cancel that comes in the
-    tick the job ends wins."""
+async def _run_async(coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+    """Run an async job with a timeout in a task of its own, as `asyncio.wait_for` would,
+    but stop it for good: Python 3.11's `wait_for`, which psycopg and many clients wait
+    through, loses a cancellation that arrives with the result it waits for (see
+    `medley.infrastructure.tasks`), and `wait_for` here cancelled the job once, so a
+    user's cancel or a timeout could leave the job running to its end. A timed-out job
+    that still returns a result while it is being stopped keeps it, as with `wait_for`;
+    a cancel that comes in the tick the job ends wins."""
     task = asyncio.ensure_future(coro)
     try:
         done, _ = await asyncio.wait({task}, timeout=timeout)
@@ -324,6 +325,6 @@ async def _stop(task: asyncio.Future[Any]) -> None:
     while not task.done():
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait({task}, timeout=JOB_CANCEL_AGAIN_SECONDS)
+            await asyncio.wait({task}, timeout=tasks.JOB_CANCEL_AGAIN_SECONDS)
     if not task.cancelled():
         task.exception()  # retrieved: the caller's own outcome stands
