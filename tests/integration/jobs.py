@@ -132,6 +132,17 @@ async def stubborn(name: str) -> str:
     return "finished"
 
 
+@medley.job(name="it.slow_cleanup")
+async def slow_cleanup(name: str) -> None:
+    """On a cancel, cleans up until the gate `name` opens, then ends cancelled."""
+    try:
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        calls.append(f"{name}: cleaning up")
+        await gate(name).wait()
+        raise
+
+
 @medley.job(name="it.attempt")
 async def attempt(ctx: medley.JobContext) -> int:
     return ctx.attempt

@@ -9,6 +9,7 @@ import pytest
 import medley
 from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure import tasks
+from medley.infrastructure.jobs.runtime.executor import STOP_CANCEL
 from tests.integration import jobs
 from tests.support.wait import wait_for
 from tests.support.workers import StartWorker
@@ -106,6 +107,34 @@ async def test_a_job_that_loses_its_timeouts_cancel_still_times_out(
     assert info.error.type == "TimeoutError"
     assert info.history[-1].reason is StateChangeReason.TIMED_OUT
     assert jobs.calls == ["b: cancel lost"]
+
+
+async def test_a_cancel_during_a_timed_out_jobs_cleanup_ends_it_cancelled_not_retried(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    if service.store.capabilities.listen_notify:
+        server = await start_worker()
+    else:
+        server = await start_worker(heartbeat_seconds=0.2, lease_seconds=5)
+    options = medley.JobOptions(timeout=timedelta(seconds=0.2), max_attempts=3)
+    job_id = await service.enqueue_with(jobs.slow_cleanup, "c", options=options)
+
+    async def cleaning_up() -> bool:
+        return jobs.calls == ["c: cleaning up"]
+
+    await wait_for(cleaning_up, timeout=5, message="the timeout cancelled the job")
+    await service.cancel(job_id)
+
+    async def cancel_received() -> bool:
+        entry = server.producer.running.get(job_id)
+        return entry is not None and entry[1].stop_reason == STOP_CANCEL
+
+    await wait_for(cancel_received, timeout=5, message="the worker got the cancel")
+    jobs.gate("c").set()
+
+    info = await service.wait(job_id, timeout=5)
+    assert info.state is JobState.CANCELLED, "cancelled, not a timed-out attempt to retry"
+    assert info.attempt == 1
 
 
 async def test_cancelling_a_finished_job_is_refused(

@@ -162,3 +162,22 @@ def test_build_insert_many_refuses_a_bad_payload_when_its_row_is_read() -> None:
     rows = build_insert_many(_defn("unit.payload.add"), [(1,), ({1, 2},)], JobOptions())
     with pytest.raises(InvalidArgumentsError, match="not JSON-serialisable"):
         rows[-1]
+
+
+@pytest.mark.unit
+def test_bulk_rows_index_and_slice_like_a_list() -> None:
+    calls: list[Sequence[Any]] = [(i,) for i in range(10)]
+    expected = list(range(10))
+
+    def args(rows: Sequence[Any]) -> list[int]:
+        return [r.args[0] for r in rows]
+
+    for cut in (slice(-5, -2), slice(None, -1), slice(-3, None, -1), slice(2, 9, 3), slice(7, 2)):
+        rows = build_insert_many(_defn("unit.payload.add"), calls, JobOptions())
+        assert args(rows[cut]) == expected[cut], cut
+    rows = build_insert_many(_defn("unit.payload.add"), calls, JobOptions())
+    assert (rows[-1].args, rows[3].args) == ([9], [3])
+    with pytest.raises(IndexError):
+        rows[10]
+    with pytest.raises(IndexError):
+        build_insert_many(_defn("unit.payload.add"), [], JobOptions())[0]

@@ -220,11 +220,15 @@ class _BulkRows(UniformInserts):
     def __getitem__(self, index: slice) -> Sequence[JobInsertParams]: ...
     def __getitem__(self, index: int | slice) -> JobInsertParams | Sequence[JobInsertParams]:
         if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            self._build_to(max(start, stop) if step > 0 else start + 1)
-        else:
-            self._build_to(index + 1 if index >= 0 else len(self))
-        return self._rows[index]
+            positions = range(*index.indices(len(self)))
+            if positions:
+                self._build_to(max(positions[0], positions[-1]) + 1)
+            return [self._rows[i] for i in positions]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError("bulk enqueue row index out of range")
+        self._build_to(position + 1)
+        return self._rows[position]
 
     def __iter__(self) -> Iterator[JobInsertParams]:
         self._build_to(len(self))

@@ -131,6 +131,10 @@ class JobExecutor:
             # a shutdown gives the job back; anything else is the worker itself stopping.
             return self._stopped(row, ctx)
         except TimeoutError:
+            if ctx.stop_reason in (STOP_CANCEL, STOP_SHUTDOWN):
+                # A cancel or a shutdown that came while a timed-out job was being stopped:
+                # the job's end answers it, and is not a failed attempt to retry.
+                return self._stopped(row, ctx)
             ctx.request_stop(STOP_TIMEOUT)
             timed_out = TimeoutError(f"the job exceeded its timeout of {timeout:g}s")
             return self._failed(row, ctx, timed_out, StateChangeReason.TIMED_OUT, retry=True)
@@ -319,12 +323,16 @@ async def _run_async(coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
 
 
 async def _stop(task: asyncio.Future[Any]) -> None:
-    """Cancel `task` until it has ended. A second cancel of the caller (a shutdown after a
-    user's cancel) changes nothing: the job is already being stopped, and leaving it would
-    let it run on unowned."""
+    """Cancel `task` every `JOB_CANCEL_AGAIN_SECONDS` until it has ended. A cancel of the
+    caller meanwhile (a user's cancel after the timeout, a shutdown) changes nothing: the
+    job is already being stopped, its cleanup keeps its time, and leaving it would let it
+    run on unowned."""
+    loop = asyncio.get_running_loop()
     while not task.done():
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait({task}, timeout=tasks.JOB_CANCEL_AGAIN_SECONDS)
+        again = loop.time() + tasks.JOB_CANCEL_AGAIN_SECONDS
+        while not task.done() and (left := again - loop.time()) > 0:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({task}, timeout=left)
     if not task.cancelled():
         task.exception()  # retrieved: the caller's own outcome stands

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from medley.application.errors import StorageError
 from medley.application.models.jobs import JobState, StateChangeReason
+from medley.infrastructure import tasks
 from medley.infrastructure.jobs.context import JobContext
 from medley.infrastructure.jobs.runtime.completer import BatchCompleter
 from medley.infrastructure.jobs.runtime.executor import STOP_CANCEL, STOP_SHUTDOWN, JobExecutor
@@ -385,16 +386,18 @@ class Producer:
         self._wake.set()
         async with self._fetch_lock:  # jobs of a fetch in flight are started (and waited for)
             self._give_back_stale(everything=True)  # jobs held ahead never started
-        tasks = [task for task, _ in self.running.values()]
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
+        job_tasks = [task for task, _ in self.running.values()]
+        if job_tasks:
+            _, pending = await asyncio.wait(job_tasks, timeout=grace)
             for task, ctx in list(self.running.values()):
                 if task in pending:
                     ctx.request_stop(STOP_SHUTDOWN)
                     cancel_until_done(task)
             if pending:
                 log.warning("released %d running jobs back to the queue", len(pending))
-                await asyncio.wait(pending, timeout=5)
+                # Past the repeated cancel (`cancel_until_done`): a job that lost the
+                # first one still ends, and its release is written, before we go.
+                await asyncio.wait(pending, timeout=tasks.JOB_CANCEL_AGAIN_SECONDS + 1.0)
 
 
 def _given_back(row: JobRow) -> JobCompletion:
