@@ -10,11 +10,22 @@ import medley
 from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure import tasks
 from medley.infrastructure.jobs.runtime.executor import STOP_CANCEL
+from medley.infrastructure.jobs.runtime.server import WorkerServer
 from tests.integration import jobs
 from tests.support.wait import wait_for
 from tests.support.workers import StartWorker
 
 pytestmark = pytest.mark.integration
+
+
+async def _start_cancel_aware_worker(
+    service: medley.JobService, start_worker: StartWorker
+) -> WorkerServer:
+    """A worker that hears of a cancel within moments: PostgreSQL tells it through NOTIFY;
+    SQLite's worker finds the flag on its heartbeat, so the heartbeat is made short there."""
+    if service.store.capabilities.listen_notify:
+        return await start_worker()
+    return await start_worker(heartbeat_seconds=0.2, lease_seconds=5)
 
 
 async def test_cancelled_enqueued_job_is_cancelled_at_once_and_never_runs(
@@ -41,12 +52,7 @@ async def test_cancelled_enqueued_job_is_cancelled_at_once_and_never_runs(
 async def test_cancelled_processing_job_ends_cancelled_within_two_seconds(
     service: medley.JobService, start_worker: StartWorker
 ) -> None:
-    # PostgreSQL tells the worker through NOTIFY; SQLite's worker finds the flag on its
-    # heartbeat, so the heartbeat is made short there.
-    if service.store.capabilities.listen_notify:
-        server = await start_worker()
-    else:
-        server = await start_worker(heartbeat_seconds=0.2, lease_seconds=5)
+    server = await _start_cancel_aware_worker(service, start_worker)
     job_id = await service.enqueue(jobs.sleep, 60)
 
     async def processing() -> bool:
@@ -74,10 +80,7 @@ async def test_a_running_job_that_loses_the_cancel_is_cancelled_again(
     service: medley.JobService, start_worker: StartWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tasks, "JOB_CANCEL_AGAIN_SECONDS", 0.3)
-    if service.store.capabilities.listen_notify:
-        server = await start_worker()
-    else:
-        server = await start_worker(heartbeat_seconds=0.2, lease_seconds=5)
+    server = await _start_cancel_aware_worker(service, start_worker)
     job_id = await service.enqueue(jobs.stubborn, "a")
 
     async def processing() -> bool:
@@ -112,10 +115,7 @@ async def test_a_job_that_loses_its_timeouts_cancel_still_times_out(
 async def test_a_cancel_during_a_timed_out_jobs_cleanup_ends_it_cancelled_not_retried(
     service: medley.JobService, start_worker: StartWorker
 ) -> None:
-    if service.store.capabilities.listen_notify:
-        server = await start_worker()
-    else:
-        server = await start_worker(heartbeat_seconds=0.2, lease_seconds=5)
+    server = await _start_cancel_aware_worker(service, start_worker)
     options = medley.JobOptions(timeout=timedelta(seconds=0.2), max_attempts=3)
     job_id = await service.enqueue_with(jobs.slow_cleanup, "c", options=options)
 
