@@ -7,7 +7,7 @@ arrives can carry on as if it had not been: a maintenance loop went back to slee
 worker's shutdown waited on it for good (the SIGTERM end-to-end test hung in about one
 run in fifteen). Every long-lived loop is therefore stopped with `cancel_and_wait`, which
 cancels again until the task has ended, and a job, whose own code may wait the same way,
-with `cancel_until_done`.
+with `cancel_until_done` or `cancel_job_and_wait`.
 """
 
 from __future__ import annotations
@@ -44,3 +44,20 @@ def cancel_until_done(task: asyncio.Task[Any]) -> None:
     if not task.done():
         task.cancel()
         asyncio.get_running_loop().call_later(JOB_CANCEL_AGAIN_SECONDS, cancel_until_done, task)
+
+
+async def cancel_job_and_wait(task: asyncio.Future[Any]) -> None:
+    """Cancel a job's task every `JOB_CANCEL_AGAIN_SECONDS` until it has ended, and wait.
+    A cancel of the caller meanwhile (a user's cancel after a timeout, a shutdown) changes
+    nothing: the job is already being stopped, its cleanup keeps its time, and leaving it
+    would let it run on unowned. Its outcome is retrieved, not raised: the caller's own
+    outcome stands."""
+    loop = asyncio.get_running_loop()
+    while not task.done():
+        task.cancel()
+        again = loop.time() + JOB_CANCEL_AGAIN_SECONDS
+        while not task.done() and (left := again - loop.time()) > 0:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({task}, timeout=left)
+    if not task.cancelled():
+        task.exception()

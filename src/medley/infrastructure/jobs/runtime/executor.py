@@ -7,7 +7,6 @@ a failing job must never stop the worker.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 import time
@@ -313,26 +312,10 @@ async def _run_async(coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
     try:
         done, _ = await asyncio.wait({task}, timeout=timeout)
     except asyncio.CancelledError:
-        await _stop(task)
+        await tasks.cancel_job_and_wait(task)
         raise
     if not done:
-        await _stop(task)
+        await tasks.cancel_job_and_wait(task)
         if task.cancelled():
             raise TimeoutError
     return task.result()
-
-
-async def _stop(task: asyncio.Future[Any]) -> None:
-    """Cancel `task` every `JOB_CANCEL_AGAIN_SECONDS` until it has ended. A cancel of the
-    caller meanwhile (a user's cancel after the timeout, a shutdown) changes nothing: the
-    job is already being stopped, its cleanup keeps its time, and leaving it would let it
-    run on unowned."""
-    loop = asyncio.get_running_loop()
-    while not task.done():
-        task.cancel()
-        again = loop.time() + tasks.JOB_CANCEL_AGAIN_SECONDS
-        while not task.done() and (left := again - loop.time()) > 0:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({task}, timeout=left)
-    if not task.cancelled():
-        task.exception()  # retrieved: the caller's own outcome stands

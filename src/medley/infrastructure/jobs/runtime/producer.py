@@ -36,7 +36,6 @@ from medley.infrastructure.jobs.runtime.executor import STOP_CANCEL, STOP_SHUTDO
 from medley.infrastructure.jobs.runtime.queues import QueueMode, QueueOrder, QueueSlots
 from medley.infrastructure.jobs.runtime.throttle import Throttle
 from medley.infrastructure.jobs.storage.port import JobCompletion, JobFetchParams, JobRow, JobStore
-from medley.infrastructure.tasks import cancel_until_done
 
 log = logging.getLogger("medley.worker")
 
@@ -366,7 +365,7 @@ class Producer:
         if ctx.stop_reason == STOP_CANCEL:
             return True  # already stopping: a second cancel would interrupt its cleanup
         ctx.request_stop(STOP_CANCEL)
-        cancel_until_done(task)
+        tasks.cancel_until_done(task)
         return True
 
     def _cancel_held(self, job_id: int) -> bool:
@@ -392,7 +391,7 @@ class Producer:
             for task, ctx in list(self.running.values()):
                 if task in pending:
                     ctx.request_stop(STOP_SHUTDOWN)
-                    cancel_until_done(task)
+                    tasks.cancel_until_done(task)
             if pending:
                 log.warning("released %d running jobs back to the queue", len(pending))
                 # Past the repeated cancel (`cancel_until_done`): a job that lost the

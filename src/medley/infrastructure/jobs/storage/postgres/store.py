@@ -271,9 +271,6 @@ class PostgresJobStore(PostgresLimitMethods):
         async with conn.cursor().copy(Q["job_copy"]) as copy:
             for start in range(0, len(params), COPY_CHUNK):
                 await copy.write(_copy_jobs(ids, params, start, now))
-        if isinstance(params, UniformInserts):
-            state = params.first.state
-            return [JobInsertResult(i, state, False) for i in ids]
         return [JobInsertResult(i, p.state, False) for i, p in zip(ids, params, strict=True)]
 
     async def job_fetch_available(self, params: JobFetchParams) -> list[JobRow]:
