@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from medley.application.models.jobs import JobState
-from medley.infrastructure.jobs.storage.port import JobListParams, JobStore
-from tests.support.jobs import InsertJob, claim, job_params, utcnow
+from medley.infrastructure.jobs.storage.port import JobListParams, JobSearchParams, JobStore
+from tests.support.jobs import InsertJob, claim, finish, job_params, utcnow
 
 pytestmark = pytest.mark.contract
 
@@ -97,3 +97,69 @@ async def test_list_pages_with_filters_cover_every_matching_job_once(store: JobS
 
     expected = [r.id for i, r in enumerate(results) if i % 2]
     assert seen == sorted(expected, reverse=True)
+
+
+async def _one_name_in_every_state(store: JobStore, insert_job: InsertJob) -> list[int]:
+    """Jobs of one name in the backlog (with and without a limit, due and not) and out of
+    it (processing, succeeded, failed), interleaved by id; their ids newest first. Other
+    names' jobs sit between them."""
+    ids = []
+    for state in ("done", "enqueued", "limited", "failed", "scheduled", "processing"):
+        await insert_job(store, job="tests.other")
+        if state == "scheduled":
+            later = utcnow() + timedelta(hours=1)
+            row = await insert_job(store, state=JobState.SCHEDULED, run_at=later)
+        elif state == "limited":
+            row = await insert_job(store, meta={"limit": "gpu"})
+        else:
+            row = await insert_job(store, queue=state if state != "enqueued" else "default")
+            if state in ("done", "failed", "processing"):
+                claimed = await claim(store, queue=state)
+                if state != "processing":
+                    await finish(
+                        store, claimed, JobState.FAILED if state == "failed" else JobState.SUCCEEDED
+                    )
+        ids.append(row.id)
+    return sorted(ids, reverse=True)
+
+
+async def test_a_job_name_lists_its_jobs_in_and_out_of_the_backlog_page_by_page(
+    store: JobStore, insert_job: InsertJob
+) -> None:
+    expected = await _one_name_in_every_state(store, insert_job)
+
+    for search in (False, True):
+        seen: list[int] = []
+        before_id: int | None = None
+        while True:
+            if search:
+                page = await store.job_search(
+                    JobSearchParams(job="tests.noop", before_id=before_id, limit=2)
+                )
+            else:
+                page = await store.job_list(
+                    JobListParams(job="tests.noop", before_id=before_id, limit=2)
+                )
+            if not page:
+                break
+            assert len(page) <= 2
+            seen.extend(row.id for row in page)
+            before_id = page[-1].id
+        assert seen == expected
+
+
+async def test_a_backlog_state_lists_jobs_with_and_without_a_limit(
+    store: JobStore, insert_job: InsertJob
+) -> None:
+    free = [(await insert_job(store)).id for _ in range(2)]
+    limited = [(await insert_job(store, meta={"limit": "gpu"})).id for _ in range(2)]
+    free.append((await insert_job(store)).id)
+
+    newest_three = await store.job_list(JobListParams(state=JobState.ENQUEUED, limit=3))
+    rest = await store.job_search(
+        JobSearchParams(state=JobState.ENQUEUED, before_id=newest_three[-1].id)
+    )
+
+    assert [r.id for r in [*newest_three, *rest]] == sorted(free + limited, reverse=True)
+    of_one_name = await store.job_list(JobListParams(state=JobState.ENQUEUED, job="tests.noop"))
+    assert len(of_one_name) == 5

@@ -327,17 +327,15 @@ class PostgresJobStore(PostgresLimitMethods):
         return [history_row(r) for r in await self._fetch("job_history", {"id": job_id})]
 
     async def job_list(self, params: JobListParams) -> list[JobRow]:
-        rows = await self._fetch(
-            "job_list",
-            {
-                "state": params.state.value if params.state else None,
-                "queue": params.queue,
-                "job": params.job,
-                "before_id": params.before_id,
-                "limit": params.limit,
-            },
+        return await self.job_search(
+            JobSearchParams(
+                state=params.state,
+                queue=params.queue,
+                job=params.job,
+                before_id=params.before_id,
+                limit=params.limit,
+            )
         )
-        return [job_row(r) for r in rows]
 
     async def _one(self, name: LiteralString, job_id: int) -> JobRow | None:
         rows = await self._fetch(name, {"id": job_id})
@@ -520,7 +518,18 @@ class PostgresJobStore(PostgresLimitMethods):
             "before_id": params.before_id,
         }
         conditions = [_SEARCH_FILTERS[k] for k, v in values.items() if v is not None]
-        query = Q["job_search"].replace(_SEARCH_ANCHOR, " AND ".join(conditions) or _SEARCH_ANCHOR)
+        by_name = params.job is not None
+        if params.state in _BACKLOG:
+            query = _union([_search_query(conditions, part, by_name) for part in _BACKLOG_PARTS])
+        elif params.state is None and by_name:
+            query = _union(
+                [
+                    _search_query(conditions, _LISTED_PART),
+                    *(_search_query(conditions, part, True) for part in _BACKLOG_PARTS),
+                ]
+            )
+        else:
+            query = _search_query(conditions)
         values["limit"] = params.limit
         with map_errors("searching jobs"):
             async with self._conns.lease() as conn:
@@ -663,8 +672,39 @@ _SEARCH_FILTERS: dict[str, LiteralString] = {
     "tag": "tags @> jsonb_build_array(%(tag)s::text) AND tags <> '[]'::jsonb",
     "before_id": "id < %(before_id)s",
 }
-if Q["job_search"].count(_SEARCH_ANCHOR) != 1:
-    raise RuntimeError("job_search must hold its filter anchor exactly once")
+_PARTS_ANCHOR: LiteralString = "PARTS"
+for _name, _anchor in (
+    ("job_search", _SEARCH_ANCHOR),
+    ("job_search_backlog", _SEARCH_ANCHOR),
+    ("job_search_parts", _PARTS_ANCHOR),
+):
+    if Q[_name].count(_anchor) != 1:
+        raise RuntimeError(f"{_name} must hold its anchor {_anchor!r} exactly once")
+
+_BACKLOG = (JobState.ENQUEUED, JobState.SCHEDULED)
+# Disjoint parts of the table, each served by partial indexes of its own (migration 0010):
+# the jobs that left the backlog (medley_job_state_idx, medley_job_name_idx), and the
+# backlog without and with a limit (medley_job_fetch_free_idx, medley_job_limited_idx).
+_LISTED_PART: LiteralString = "state NOT IN ('enqueued', 'scheduled')"
+_BACKLOG_PARTS: tuple[LiteralString, ...] = (
+    "state IN ('enqueued', 'scheduled') AND limit_name IS NULL",
+    "state IN ('enqueued', 'scheduled') AND limit_name IS NOT NULL",
+)
+
+
+def _search_query(
+    conditions: Sequence[LiteralString], part: LiteralString | None = None, fenced: bool = False
+) -> LiteralString:
+    """job_search with `conditions`, within `part` of the table; `fenced` for the backlog
+    searched by job name (see job_search_backlog)."""
+    where = " AND ".join([*conditions, part] if part else conditions) or _SEARCH_ANCHOR
+    return Q["job_search_backlog" if fenced else "job_search"].replace(_SEARCH_ANCHOR, where)
+
+
+def _union(branches: Sequence[LiteralString]) -> LiteralString:
+    """The rows of job_search `branches` (disjoint), newest first, as one job_search."""
+    parts = " UNION ALL ".join(f"({branch})" for branch in branches)
+    return Q["job_search_parts"].replace(_PARTS_ANCHOR, parts)
 
 
 def _one_values(p: JobInsertParams) -> Row:

@@ -450,17 +450,6 @@ SELECT job_id, at, from_state, to_state, reason, attempt, worker, error FROM (
 ) h
 ORDER BY id
 
--- name: job_list
--- Keyset pagination on id (newest first); each filter is NULL when unused, so one plan
--- shape serves every combination. Served by the primary key or medley_job_state_idx.
-SELECT * FROM medley_job
-WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
-  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
-  AND (%(job)s::text IS NULL OR job = %(job)s::text)
-  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
-ORDER BY id DESC
-LIMIT %(limit)s
-
 -- name: job_cancel
 -- Waiting jobs are cancelled at once; a processing job is only flagged, and its owner is
 -- told through NOTIFY so it can stop within moments (the heartbeat also polls the flag).

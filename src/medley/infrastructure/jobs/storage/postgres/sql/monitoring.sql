@@ -55,10 +55,31 @@ SELECT queue, min(run_at) FILTER (WHERE run_at <= now()) AS oldest_due_at
 FROM heads GROUP BY queue ORDER BY queue
 
 -- name: job_search
--- The adapter replaces the anchor (the WHERE line) with the filters in use, chosen from fixed
--- fragments (values are always bound), so each combination gets its own plan: by
--- medley_job_state_idx, medley_job_name_idx, medley_job_tags_idx or the primary key.
+-- Keyset pagination on id, newest first. The adapter replaces the anchor (the WHERE line)
+-- with the filters in use, chosen from fixed fragments (values are always bound), so each
+-- combination gets its own plan: by medley_job_state_idx, medley_job_name_idx,
+-- medley_job_tags_idx or the primary key.
 SELECT * FROM medley_job
 WHERE 1 = 1
+ORDER BY id DESC
+LIMIT %(limit)s
+
+-- name: job_search_backlog
+-- job_search over the backlog for a job name: the inner query, fenced by OFFSET 0, is
+-- planned for all its rows (from the backlog's small partial indexes), not for the first
+-- few in id order. Walking the primary key for them is what the planner picks when it
+-- guesses that a name's jobs are spread through the backlog as through the table, and that
+-- walk reads the whole table for a name with no job waiting.
+SELECT * FROM (SELECT * FROM medley_job WHERE 1 = 1 OFFSET 0) backlog
+ORDER BY id DESC
+LIMIT %(limit)s
+
+-- name: job_search_parts
+-- job_search over disjoint parts of the table, each a job_search of its own (the anchor
+-- below is replaced by them, joined with UNION ALL), merged newest first. The backlog has
+-- no entries in medley_job_state_idx and medley_job_name_idx (migration 0010): a listing
+-- that may include it asks for the backlog by its own partial indexes and for the rest by
+-- those two, where one query over both would walk the primary key.
+SELECT * FROM (PARTS) j
 ORDER BY id DESC
 LIMIT %(limit)s
