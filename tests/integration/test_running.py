@@ -10,7 +10,7 @@ import pytest
 
 import medley
 from medley.application.models.jobs import JobState, StateChangeReason
-from tests.integration import jobs
+from tests.integration import jobs, limit_jobs
 from tests.support.wait import wait_for
 from tests.support.workers import StartWorker
 
@@ -78,6 +78,38 @@ async def test_enqueue_many_stores_awkward_text_and_shared_options_exactly(
             JobState.SCHEDULED,
         )
         assert info.run_at - info.created_at > timedelta(minutes=59)
+
+
+async def test_bulk_enqueue_of_plain_calls_reads_back_with_every_default(
+    service: medley.JobService,
+) -> None:
+    """A bulk enqueue leaves what no job sets to the column's default (PostgreSQL: COPY
+    leaves out those columns): the jobs must read as if each had been enqueued alone."""
+    ids = await service.enqueue_many(jobs.echo, [(i,) for i in range(100)])
+    alone = await service.get(await service.enqueue(jobs.echo, 100))
+
+    for i, job_id in enumerate(ids):
+        info, row = await service.get(job_id), await service.store.job_get(job_id)
+        assert row is not None
+        assert (info.args, info.kwargs, info.tags, row.meta) == ([i], {}, [], {})
+        assert (info.state, info.queue, info.timeout_seconds) == (
+            JobState.ENQUEUED,
+            alone.queue,
+            alone.timeout_seconds,
+        )
+        assert info.run_at == info.created_at
+
+
+async def test_bulk_enqueue_keeps_each_jobs_own_limit_key(service: medley.JobService) -> None:
+    """A keyed limit's meta differs per job of one bulk enqueue (built as the rows are)."""
+    calls = [(f"tenant-{i % 7}", 0.0) for i in range(100)]
+
+    ids = await service.enqueue_many(limit_jobs.tenant_work, calls)
+
+    for job_id, (tenant, _) in zip(ids, calls, strict=True):
+        row = await service.store.job_get(job_id)
+        assert row is not None
+        assert (row.meta["limit"], row.meta["limit_key"]) == ("it-tenant", tenant)
 
 
 async def test_succeeded_job_keeps_result_final_progress_and_history(

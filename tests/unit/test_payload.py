@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,7 +10,7 @@ import pytest
 from medley.application.errors import InvalidArgumentsError, PayloadTooLargeError
 from medley.application.models.jobs import JobOptions, JobState
 from medley.infrastructure.jobs.context import JobContext
-from medley.infrastructure.jobs.payload import build_insert, build_insert_many
+from medley.infrastructure.jobs.payload import build_insert, build_insert_many, encode_json
 from medley.infrastructure.jobs.registry import JobDefinition, JobRegistry, job
 
 registry = JobRegistry()
@@ -181,3 +182,36 @@ def test_bulk_rows_index_and_slice_like_a_list() -> None:
         rows[10]
     with pytest.raises(IndexError):
         build_insert_many(_defn("unit.payload.add"), [], JobOptions())[0]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "value",
+    [
+        [1, 'a"b\\c\n', None, True, 2.5, {"k": [1, {"z": "ü"}]}],
+        (1, (2, 3)),
+        {"nested": {"deep": [[], {}]}},
+        "just text",
+        -7,
+    ],
+)
+def test_encode_json_matches_compact_json_dumps(value: Any) -> None:
+    assert encode_json(value, "arguments") == json.dumps(
+        value, separators=(",", ":"), allow_nan=False, ensure_ascii=False
+    )
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), object(), {1, 2}, {(1, 2): 3}])
+def test_encode_json_names_what_is_not_json(bad: Any) -> None:
+    with pytest.raises(InvalidArgumentsError, match=r"^arguments of job 'x' are not JSON"):
+        encode_json([1, bad], "arguments of job 'x'")
+
+
+@pytest.mark.unit
+def test_encode_json_refuses_a_value_that_contains_itself() -> None:
+    loop: list[Any] = [1]
+    loop.append(loop)
+    with pytest.raises(InvalidArgumentsError, match="contain themselves"):
+        encode_json(loop, "arguments")
+    assert encode_json([1, 2], "arguments") == "[1,2]"  # the encoder is still usable

@@ -86,9 +86,14 @@ POSTGRES_ONLY = {
     "job_insert_one",
     "job_fetch_available_limited",
     "job_fetch_available_limited_fast",
+    "job_search_backlog",
+    "job_search_parts",
 }
-"""Fast paths that only pay off where arrays cost something to send, and the limited
-claims that need row locks (SQLite claims under BEGIN IMMEDIATE with one statement)."""
+"""Fast paths that only pay off where arrays cost something to send, the limited claims
+that need row locks (SQLite claims under BEGIN IMMEDIATE with one statement), and the
+listing of the backlog by its own indexes (PostgreSQL's list indexes leave it out)."""
+SERVED_BY_ANOTHER = {POSTGRES_SQL: {"job_list"}}
+"""Port methods whose queries are another's: PostgreSQL lists jobs as it searches them."""
 
 
 def test_both_backends_define_the_same_query_names() -> None:
@@ -96,11 +101,11 @@ def test_both_backends_define_the_same_query_names() -> None:
     sqlite = set(load_queries(SQLITE_SQL))
 
     assert sorted(postgres - sqlite) == sorted(POSTGRES_ONLY), "queries only PostgreSQL has"
-    assert sorted(sqlite - postgres) == sorted(SQLITE_ONLY), "queries only SQLite has"
+    assert sorted(sqlite - postgres) == sorted(SQLITE_ONLY | SERVED_BY_ANOTHER[POSTGRES_SQL])
 
 
 @pytest.mark.parametrize("package", [POSTGRES_SQL, SQLITE_SQL])
 def test_every_storage_port_method_has_a_query_of_its_name(package: str) -> None:
-    names = set(load_queries(package))
+    names = set(load_queries(package)) | SERVED_BY_ANOTHER.get(package, set())
 
     assert sorted(_port_methods() - names) == []

@@ -43,6 +43,7 @@ from medley.infrastructure.jobs.storage.port import (
     QueueHeadRow,
     ServerRow,
     StateCount,
+    UniformInserts,
 )
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -123,6 +124,11 @@ class JobMetrics:
         if len(params) == 1:  # a single enqueue: no Counter to build
             if not results[0].existing:
                 self._child(self.enqueued, params[0].job, params[0].queue).inc()
+            return
+        if isinstance(params, UniformInserts):  # one job and queue: no row made
+            added = sum(not result.existing for result in results)
+            if added:
+                self._child(self.enqueued, params.first.job, params.first.queue).inc(added)
             return
         # Counted per (job, queue) first: one labelled child lookup per job cost a bulk
         # enqueue a few microseconds per job.

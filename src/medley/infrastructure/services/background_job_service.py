@@ -40,6 +40,7 @@ from medley.infrastructure.jobs.storage.port import (
     JobListParams,
     JobLogListParams,
     JobStore,
+    shared_rows,
 )
 from medley.infrastructure.observability import tracing
 from medley.infrastructure.services._mapping import job_info
@@ -196,7 +197,7 @@ class JobService(WorkflowMethods, LimitMethods, ServerMethods):
             rows = await self.store.job_insert_many(params, connection=connection)
         self.metrics.jobs_enqueued(params, rows)
         if connection is None:
-            queues = {p.queue for p in params if p.state is JobState.ENQUEUED}
+            queues = {p.queue for p in shared_rows(params) if p.state is JobState.ENQUEUED}
             for callback in self.on_enqueued:
                 callback(queues)
         return rows

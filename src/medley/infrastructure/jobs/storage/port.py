@@ -80,6 +80,9 @@ class UniformInserts(Sequence[JobInsertParams]):
     transaction, which then writes nothing."""
 
     first: JobInsertParams
+    meta_varies: bool = False
+    """Whether a row's meta may differ from the first's (a keyed limit's key, or tokens
+    estimated from the arguments); otherwise every row has the first's."""
 
     @overload
     def __getitem__(self, index: int) -> JobInsertParams: ...
@@ -87,6 +90,14 @@ class UniformInserts(Sequence[JobInsertParams]):
     def __getitem__(self, index: slice) -> Sequence[JobInsertParams]: ...
     @abstractmethod
     def __getitem__(self, index: int | slice) -> JobInsertParams | Sequence[JobInsertParams]: ...
+
+    @abstractmethod
+    def varying(
+        self, start: int, stop: int
+    ) -> tuple[Sequence[str], Sequence[dict[str, Any]] | None]:
+        """What differs between rows `start`..`stop`: the JSON of their positional
+        arguments, and their metas when `meta_varies` (else None: each is the first's).
+        Cheaper than the rows, for a store that writes only these per row (COPY)."""
 
 
 def shared_rows(params: Sequence[JobInsertParams]) -> Sequence[JobInsertParams]:

@@ -76,8 +76,9 @@ SELECT array_agg(id ORDER BY id) AS ids, now() AS now, (SELECT count(*) FROM not
 FROM (SELECT nextval('medley_job_id_seq') AS id FROM generate_series(1, %(jobs)s)) s
 
 -- name: job_copy
-COPY medley_job (id, job, queue, priority, state, args, kwargs, run_at, max_attempts,
-                 timeout_seconds, tags, meta) FROM STDIN
+-- The adapter replaces OPTIONAL with those of kwargs, run_at, timeout_seconds, tags and meta
+-- (in this order) that some job of the batch sets; the others take their defaults.
+COPY medley_job (id, job, queue, priority, state, args, max_attempts, OPTIONAL) FROM STDIN
 
 -- name: job_fetch_available
 -- Claim a batch in one statement. SKIP LOCKED lets concurrent fetchers pass over rows
