@@ -48,6 +48,21 @@ async def test_a_keyed_limit_caps_each_tenant_and_a_flood_does_not_starve_anothe
     assert starts[:4].count("b") == 2, starts
 
 
+async def test_a_keyed_limit_caps_each_tenant_of_a_bulk_enqueue(
+    service: medley.JobService, start_worker: StartWorker
+) -> None:
+    """A batch this large is written by COPY on PostgreSQL, which sends the limit's
+    columns itself: its jobs must wait for their tenant's slots as single enqueues do."""
+    calls = [(tenant, 0.02) for _ in range(40) for tenant in "ab"]
+    ids = await service.enqueue_many(limit_jobs.tenant_work, calls)
+    await start_worker(concurrency=8)
+
+    for job_id in ids:
+        assert (await service.wait(job_id, timeout=30)).state is medley.JobState.SUCCEEDED
+
+    assert peak_per_tenant() == {"a": limit_jobs.TENANT_MAX, "b": limit_jobs.TENANT_MAX}
+
+
 async def test_a_rescued_job_is_not_blocked_by_the_slot_its_dead_worker_held(
     service: medley.JobService, start_worker: StartWorker
 ) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
+from medley.infrastructure.jobs.limits import META_LIMIT, META_LIMIT_KEY
 from medley.infrastructure.jobs.storage.port import JobInsertParams, UniformInserts, shared_rows
 
 COPY_CHUNK = 250
@@ -43,6 +44,21 @@ def tags_json(tags: Sequence[str]) -> str:
 
 def meta_json(meta: dict[str, Any]) -> str:
     return json.dumps(meta) if meta else "{}"
+
+
+def _copy_meta(meta: dict[str, Any]) -> str:
+    """The meta column and the limit columns derived from it (migration 0011: as the other
+    inserts derive them, `meta ->> 'limit'` and `coalesce(meta ->> 'limit_key', '')`)."""
+    name, key = meta.get(META_LIMIT), meta.get(META_LIMIT_KEY)
+    return (
+        f"{copy_json(meta_json(meta))}\t{COPY_NULL if name is None else _json_text(name)}"
+        f"\t{'' if key is None else _json_text(key)}"
+    )
+
+
+def _json_text(value: Any) -> str:
+    """`->>`'s text of a JSON value (not null), in COPY's text format."""
+    return copy_value(value if isinstance(value, str) else json.dumps(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +99,7 @@ class CopyLayout:
         if self.tags:
             names.append(", tags")
         if self.meta:
-            names.append(", meta")
+            names.append(", meta, limit_name, limit_key")
         return "".join(names)
 
     def shared(self, p: JobInsertParams, now: str) -> str:
@@ -132,7 +148,7 @@ def copy_jobs(
         meta = ""
         if layout.meta:
             meta = encoded.get(id(p.meta)) or encoded.setdefault(
-                id(p.meta), f"\t{copy_json(meta_json(p.meta))}"
+                id(p.meta), f"\t{_copy_meta(p.meta)}"
             )
         lines.append(
             f"{job_id}\t{job}\t{queue}\t{p.priority}\t{p.state.value}\t"
@@ -160,10 +176,10 @@ def _copy_uniform(
     tail = f"{first.max_attempts}{layout.shared(first, now)}"
     if layout.meta:
         if metas is None:
-            tail = f"{tail}\t{copy_json(meta_json(first.meta))}"
+            tail = f"{tail}\t{_copy_meta(first.meta)}"
         else:
             return "".join(
-                f"{job_id}\t{head}\t{copy_json(args)}\t{tail}\t{copy_json(meta_json(meta))}\n"
+                f"{job_id}\t{head}\t{copy_json(args)}\t{tail}\t{_copy_meta(meta)}\n"
                 for job_id, args, meta in zip(ids, arguments, metas, strict=True)
             )
     return "".join(

@@ -13,9 +13,10 @@ WITH input AS (
 ),
 inserted AS (
     INSERT INTO medley_job (job, queue, priority, state, args, kwargs, run_at, max_attempts,
-                            timeout_seconds, unique_key, tags, meta)
+                            timeout_seconds, unique_key, tags, meta, limit_name, limit_key)
     SELECT job, queue, priority, state, args, kwargs, coalesce(run_at, now()), max_attempts,
-           timeout_seconds, unique_key, tags, meta
+           timeout_seconds, unique_key, tags, meta,
+           meta ->> 'limit', coalesce(meta ->> 'limit_key', '')  -- migration 0011
     FROM input ORDER BY ord
     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
         AND state IN ('scheduled', 'enqueued', 'processing', 'awaiting') DO NOTHING
@@ -37,11 +38,12 @@ SELECT id, state, unique_key, (SELECT count(*) FROM notified) AS notified FROM i
 -- one-element arrays, otherwise the same as job_insert_many.
 WITH inserted AS (
     INSERT INTO medley_job (job, queue, priority, state, args, kwargs, run_at, max_attempts,
-                            timeout_seconds, unique_key, tags, meta)
+                            timeout_seconds, unique_key, tags, meta, limit_name, limit_key)
     VALUES (%(job)s, %(queue)s, %(priority)s, %(state)s, %(args)s::jsonb, %(kwargs)s::jsonb,
             coalesce(%(run_at)s::timestamptz, now()), %(max_attempts)s,
             %(timeout_seconds)s::float8, %(unique_key)s::text, %(tags)s::jsonb,
-            %(meta)s::jsonb)
+            %(meta)s::jsonb, %(meta)s::jsonb ->> 'limit',
+            coalesce(%(meta)s::jsonb ->> 'limit_key', ''))
     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
         AND state IN ('scheduled', 'enqueued', 'processing', 'awaiting') DO NOTHING
     RETURNING id, state, queue, unique_key
@@ -77,7 +79,8 @@ FROM (SELECT nextval('medley_job_id_seq') AS id FROM generate_series(1, %(jobs)s
 
 -- name: job_copy
 -- The adapter replaces OPTIONAL with those of kwargs, run_at, timeout_seconds, tags and meta
--- (in this order) that some job of the batch sets; the others take their defaults.
+-- (in this order) that some job of the batch sets; the others take their defaults. With
+-- meta come limit_name and limit_key, as the other inserts derive them (migration 0011).
 COPY medley_job (id, job, queue, priority, state, args, max_attempts, OPTIONAL) FROM STDIN
 
 -- name: job_fetch_available
