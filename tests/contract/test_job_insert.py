@@ -245,6 +245,25 @@ async def test_insert_of_a_large_batch_stores_every_job_in_input_order(store: Jo
     assert history.to_state is JobState.ENQUEUED
 
 
+async def test_a_large_batch_keeps_its_ids_when_others_draw_ids_in_between(
+    store: JobStore, backend: Backend
+) -> None:
+    """Ids drawn for a batch need not be one run (PostgreSQL: other sessions draw from the
+    same sequence meanwhile); each job must still get, and report, an id of its own."""
+    backend.spread_job_ids(3)
+    try:
+        results = await store.job_insert_many([job_params(args=[i]) for i in range(100)])
+    finally:
+        backend.spread_job_ids(1)
+
+    ids = [r.id for r in results]
+    assert len(set(ids)) == 100
+    for i, job_id in enumerate(ids):
+        row = await store.job_get(job_id)
+        assert row is not None
+        assert row.args == [i]
+
+
 async def test_insert_of_a_large_batch_stores_every_field_and_awkward_text(
     store: JobStore,
 ) -> None:

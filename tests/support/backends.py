@@ -14,6 +14,7 @@ from contextlib import closing
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from medley.infrastructure.jobs.storage.port import JobStore
 from tests.support import postgres
@@ -84,6 +85,11 @@ class Backend(ABC):
         the job then has history from before creation rows were read from the job."""
 
     @abstractmethod
+    def spread_job_ids(self, step: int) -> None:
+        """Make ids drawn one after another `step` apart (raw SQL), as when other sessions
+        draw ids in between; 1 restores."""
+
+    @abstractmethod
     def _cleanup(self) -> None:
         """Remove databases created by `open_empty_store`."""
 
@@ -122,6 +128,9 @@ class SqliteBackend(Backend):
                 "INSERT INTO medley_migration (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, time.time()),
             )
+
+    def spread_job_ids(self, step: int) -> None:
+        pass  # SQLite draws an id as it inserts the row: a batch's ids are never reserved
 
     def store_creation_history(self, job_id: int, state: str) -> None:
         with closing(sqlite3.connect(self.path)) as conn, conn:
@@ -183,6 +192,10 @@ class PostgresBackend(Backend):
                 "SELECT id, created_at, NULL, %s, %s, 0 FROM medley_job WHERE id = %s",
                 (state, state, job_id),
             )
+
+    def spread_job_ids(self, step: int) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER SEQUENCE medley_job_id_seq INCREMENT BY {}").format(step))
 
     def set_job_times(self, job_id: int, *, run_seconds: float, wait_seconds: float) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:

@@ -271,7 +271,7 @@ class PostgresJobStore(PostgresLimitMethods):
         )
         reserved = await cur.fetchone()
         assert reserved is not None
-        ids: list[int] = reserved["ids"]
+        ids: Sequence[int] = reserved["ids"] or range(reserved["first_id"], reserved["last_id"] + 1)
         # The database clock, as for every other insert, in COPY's text form.
         now = copy_value(reserved["now"].isoformat())
         layout = CopyLayout.of(params)

@@ -63,19 +63,28 @@ WHERE unique_key = ANY(%(unique_keys)s::text[])
 
 -- name: job_reserve_ids
 -- Bulk enqueue takes its ids first, so that it knows them without reading back what COPY
--- wrote (ids drawn by other sessions at the same time never mix in). One row holding an
--- array: a row per id cost more to decode than the COPY of the job. The same round trip
--- counts the jobs per (queue, state) for the dashboard (as job_insert_many does) and
--- wakes the queues' workers: both take effect with the COPY, at commit, or not at all.
-WITH counted AS (
+-- wrote (ids drawn by other sessions at the same time never mix in). One row: the first
+-- and last id, and only when others drew ids in between (the drawn ids are not one run)
+-- the array of them; sending 1,000 ids cost the server ~0.2 ms and the client more to
+-- decode. The same round trip counts the jobs per (queue, state) for the dashboard (as
+-- job_insert_many does) and wakes the queues' workers: both take effect with the COPY, at
+-- commit, or not at all.
+WITH drawn AS MATERIALIZED (
+    SELECT nextval('medley_job_id_seq') AS id FROM generate_series(1, %(jobs)s)
+),
+counted AS (
     INSERT INTO medley_stat_delta (queue, state, minute, delta)
     SELECT queue, state, 'epoch', n
     FROM unnest(%(count_queue)s::text[], %(count_state)s::text[], %(count)s::bigint[])
         AS c(queue, state, n)
 ),
-notified AS (SELECT pg_notify('medley_job', q) FROM unnest(%(queues)s::text[]) AS q)
-SELECT array_agg(id ORDER BY id) AS ids, now() AS now, (SELECT count(*) FROM notified) AS notified
-FROM (SELECT nextval('medley_job_id_seq') AS id FROM generate_series(1, %(jobs)s)) s
+notified AS (SELECT pg_notify('medley_job', q) FROM unnest(%(queues)s::text[]) AS q),
+span AS (SELECT min(id) AS first_id, max(id) AS last_id FROM drawn)
+SELECT first_id, last_id,
+       CASE WHEN last_id - first_id + 1 <> %(jobs)s
+            THEN (SELECT array_agg(id ORDER BY id) FROM drawn) END AS ids,
+       now() AS now, (SELECT count(*) FROM notified) AS notified
+FROM span
 
 -- name: job_copy
 -- The adapter replaces OPTIONAL with those of kwargs, run_at, timeout_seconds, tags and meta
