@@ -538,6 +538,10 @@ class PostgresJobStore(PostgresLimitMethods):
                     *(_search_query(conditions, part, True) for part in _BACKLOG_PARTS),
                 ]
             )
+        elif params.state is not None:
+            # Stated outright: a prepared statement's generic plan knows no state value,
+            # so cannot prove it that medley_job_state_idx and medley_job_name_idx hold it.
+            query = _search_query(conditions, _LISTED_PART)
         else:
             query = _search_query(conditions)
         values["limit"] = params.limit
