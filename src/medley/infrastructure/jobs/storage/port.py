@@ -12,7 +12,7 @@ from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, overload
+from typing import Any, NamedTuple, Protocol, overload
 
 from medley.application.models.jobs import JobState, StateChangeReason
 from medley.infrastructure.jobs.storage.limit_records import (  # re-exported: part of the port
@@ -106,8 +106,10 @@ def shared_rows(params: Sequence[JobInsertParams]) -> Sequence[JobInsertParams]:
     return (params.first,) if isinstance(params, UniformInserts) else params
 
 
-@dataclass(frozen=True, slots=True)
-class JobInsertResult:
+class JobInsertResult(NamedTuple):
+    """A tuple, not a frozen dataclass: a bulk enqueue makes one per job, and a frozen
+    dataclass cost 0.4 us to make (a tuple 0.2)."""
+
     id: int
     state: JobState
     existing: bool

@@ -120,7 +120,7 @@ async def insert(
         await rows(conn, "batch_attach", {"batch_id": batch_id, "id": members})
     done = [Finished(i, s, True, False) for i, s in states.items() if s in _FINAL]
     changed = await settle(conn, done)  # parents already final settle the new edges now
-    return [replace(r, state=JobState(changed[r.id])) if r.id in changed else r for r in results]
+    return [r._replace(state=JobState(changed[r.id])) if r.id in changed else r for r in results]
 
 
 def needs_workflow(params: Sequence[JobInsertParams]) -> bool:

@@ -109,7 +109,7 @@ def insert(
         run(conn, "batch_attach", {"batch_id": batch_id, "ids": members})
     done = [Finished(i, s, True, False) for i, s in states.items() if s in _FINAL]
     changed = settle(conn, done)  # parents already final settle the new edges now
-    return [replace(r, state=JobState(changed[r.id])) if r.id in changed else r for r in results]
+    return [r._replace(state=JobState(changed[r.id])) if r.id in changed else r for r in results]
 
 
 def batch_insert(
