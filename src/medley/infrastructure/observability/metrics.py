@@ -34,6 +34,7 @@ from prometheus_client.registry import Collector
 
 from medley.application.models.jobs import JobState
 from medley.infrastructure.jobs.storage.port import (
+    InsertedRun,
     JobCompletion,
     JobInsertParams,
     JobInsertResult,
@@ -126,7 +127,11 @@ class JobMetrics:
                 self._child(self.enqueued, params[0].job, params[0].queue).inc()
             return
         if isinstance(params, UniformInserts):  # one job and queue: no row made
-            added = sum(not result.existing for result in results)
+            added = (
+                len(results)
+                if isinstance(results, InsertedRun)
+                else sum(not result.existing for result in results)
+            )
             if added:
                 self._child(self.enqueued, params.first.job, params.first.queue).inc(added)
             return

@@ -34,6 +34,7 @@ from medley.infrastructure.jobs.payload import (
 from medley.infrastructure.jobs.registry import DEFAULT_REGISTRY, JobRegistry
 from medley.infrastructure.jobs.states import RETRYABLE
 from medley.infrastructure.jobs.storage.port import (
+    InsertedRun,
     JobBulkParams,
     JobInsertParams,
     JobInsertResult,
@@ -155,7 +156,10 @@ class JobService(WorkflowMethods, LimitMethods, ServerMethods):
             options or NO_OPTIONS,
             max_payload_bytes=self.max_payload_bytes,
         )
-        return [r.id for r in await self._insert_rows(params, None)] if params else []
+        if not params:
+            return []
+        rows = await self._insert_rows(params, None)
+        return list(rows.ids) if isinstance(rows, InsertedRun) else [r.id for r in rows]
 
     async def submit(
         self, request: EnqueueRequest, *, connection: object | None = None
@@ -186,7 +190,7 @@ class JobService(WorkflowMethods, LimitMethods, ServerMethods):
 
     async def _insert_rows(
         self, params: Sequence[JobInsertParams], connection: object | None
-    ) -> list[JobInsertResult]:
+    ) -> Sequence[JobInsertResult]:
         """Store the jobs; the store's results (the id-only callers skip building an
         `EnqueueResult` model per job)."""
         with tracing.enqueue_span(

@@ -9,7 +9,7 @@ returns fewer rows, never an exception, and the caller decides what that means.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol, overload
@@ -114,6 +114,32 @@ class JobInsertResult(NamedTuple):
     state: JobState
     existing: bool
     """True when `unique_key` matched a live job, whose id this is."""
+
+
+class InsertedRun(Sequence[JobInsertResult]):
+    """The results of a batch whose jobs all went in new and in one state (a bulk
+    enqueue): each made when read, and their `ids` without making any (a bulk enqueue
+    spent 0.2 ms of a batch of 1,000 making results its caller reads only the ids of)."""
+
+    def __init__(self, ids: Sequence[int], state: JobState) -> None:
+        self.ids = ids
+        self.state = state
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> JobInsertResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[JobInsertResult]: ...
+    def __getitem__(self, index: int | slice) -> JobInsertResult | Sequence[JobInsertResult]:
+        if isinstance(index, slice):
+            return [JobInsertResult(i, self.state, False) for i in self.ids[index]]
+        return JobInsertResult(self.ids[index], self.state, False)
+
+    def __iter__(self) -> Iterator[JobInsertResult]:
+        state = self.state
+        return (JobInsertResult(i, state, False) for i in self.ids)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -323,10 +349,11 @@ class JobStore(Protocol):
 
     async def job_insert_many(
         self, params: Sequence[JobInsertParams], *, connection: object | None = None
-    ) -> list[JobInsertResult]:
+    ) -> Sequence[JobInsertResult]:
         """Insert jobs atomically, recording history and waking listeners once. Jobs whose
         unique key matches a live job are not inserted: that job's id comes back instead.
-        With `connection`, run on the caller's connection and leave the commit to it."""
+        With `connection`, run on the caller's connection and leave the commit to it. The
+        results are in input order (an `InsertedRun` where all went in new, in one state)."""
         ...
 
     async def job_fetch_available(self, params: JobFetchParams) -> list[JobRow]:

@@ -34,6 +34,7 @@ from medley.infrastructure.jobs.storage.port import (
     BatchRow,
     HeldJob,
     HistoryRow,
+    InsertedRun,
     JobBulkParams,
     JobCompletion,
     JobFetchParams,
@@ -212,7 +213,7 @@ class PostgresJobStore(PostgresLimitMethods):
 
     async def job_insert_many(
         self, params: Sequence[JobInsertParams], *, connection: object | None = None
-    ) -> list[JobInsertResult]:
+    ) -> Sequence[JobInsertResult]:
         if not params:
             return []
         if connection is not None:
@@ -257,7 +258,7 @@ class PostgresJobStore(PostgresLimitMethods):
 
     async def _insert_copy(
         self, conn: psycopg.AsyncConnection[Row], params: Sequence[JobInsertParams]
-    ) -> list[JobInsertResult]:
+    ) -> Sequence[JobInsertResult]:
         counts = _per_queue_and_state(params)
         cur = await conn.execute(
             Q["job_reserve_ids"],
@@ -279,8 +280,7 @@ class PostgresJobStore(PostgresLimitMethods):
             for start, stop in chunks(len(params)):
                 await copy.write(copy_jobs(layout, ids, params, start, stop, now))
         if isinstance(params, UniformInserts):  # one state for all, rows not made
-            state = params.first.state
-            return [JobInsertResult(i, state, False) for i in ids]
+            return InsertedRun(ids, params.first.state)
         return [JobInsertResult(i, p.state, False) for i, p in zip(ids, params, strict=True)]
 
     async def job_fetch_available(self, params: JobFetchParams) -> list[JobRow]:
