@@ -13,6 +13,7 @@ import pytest
 import medley
 from medley.application.models.limits import LimitInfo
 from tests.integration import limit_jobs
+from tests.support.limits import wait_for_tokens_used
 from tests.support.wait import wait_for
 from tests.support.workers import StartWorker
 
@@ -37,7 +38,7 @@ async def test_usage_reported_in_a_child_replaces_the_reservation(
         info = await service.wait(job_id, timeout=30)
         assert info.state is medley.JobState.SUCCEEDED, info.error
 
-    assert (await limit_info(service, "it-tokens-cpu")).tokens_used == pytest.approx(300, abs=5)
+    await wait_for_tokens_used(service, "it-tokens-cpu", 300)
 
 
 async def test_usage_reported_before_a_child_is_killed_still_counts(
@@ -56,7 +57,7 @@ async def test_usage_reported_before_a_child_is_killed_still_counts(
     assert info.state is medley.JobState.FAILED
     assert info.error is not None
     assert info.error.type == "TimeoutError"
-    assert (await limit_info(service, "it-tokens-cpu")).tokens_used == pytest.approx(60, abs=5)
+    await wait_for_tokens_used(service, "it-tokens-cpu", 60)
 
 
 async def test_a_429_in_a_child_snoozes_and_backs_the_limit_off(

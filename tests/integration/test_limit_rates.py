@@ -10,6 +10,7 @@ import pytest
 import medley
 from medley.application.models.limits import LimitInfo
 from tests.integration import limit_jobs
+from tests.support.limits import wait_for_tokens_used
 from tests.support.wait import wait_for
 from tests.support.workers import StartWorker
 
@@ -72,15 +73,8 @@ async def test_reported_usage_replaces_the_reserved_tokens(
     for job_id in ids:
         assert (await service.wait(job_id, timeout=20)).state is medley.JobState.SUCCEEDED
 
-    # The last job's report is written just after its outcome (limit_report, a statement
-    # of its own): `wait` can return in between.
-    async def corrected() -> bool:
-        return (await limit_info(service, "it-tokens")).tokens_used < 505
-
-    await wait_for(corrected, timeout=5, message="the last report is applied")
-    info = await limit_info(service, "it-tokens")
-    assert info.tokens == 1000
-    assert info.tokens_used == pytest.approx(500, abs=5)
+    await wait_for_tokens_used(service, "it-tokens", 500)
+    assert (await limit_info(service, "it-tokens")).tokens == 1000
 
 
 async def test_a_429_snoozes_the_job_and_backs_the_whole_limit_off(
@@ -153,7 +147,7 @@ async def test_a_429_gives_the_attempt_token_reservation_back(
 
     assert info.state is medley.JobState.SUCCEEDED
     assert limit_jobs.calls["refused"] == 2
-    assert (await limit_info(service, "it-tokens-429")).tokens_used == pytest.approx(100, abs=5)
+    await wait_for_tokens_used(service, "it-tokens-429", 100)
 
 
 async def test_burst_mode_waits_for_jobs_a_start_rate_holds_back(
