@@ -102,8 +102,9 @@ class CopyLayout:
             names.append(", meta, limit_name, limit_key")
         return "".join(names)
 
-    def shared(self, p: JobInsertParams, now: str) -> str:
-        """`p`'s optional columns but meta, as COPY text with a tab before each."""
+    def shared(self, p: JobInsertParams, now: str, tags: str | None = None) -> str:
+        """`p`'s optional columns but meta, as COPY text with a tab before each; `tags`:
+        its tags' text, if the caller has it already."""
         parts = []
         if self.kwargs:
             parts.append(copy_json(p.payload_json[1]))
@@ -112,7 +113,7 @@ class CopyLayout:
         if self.timeout:
             parts.append(COPY_NULL if p.timeout_seconds is None else repr(float(p.timeout_seconds)))
         if self.tags:
-            parts.append(copy_json(tags_json(p.tags)))
+            parts.append(copy_json(tags_json(p.tags)) if tags is None else tags)
         return "".join(f"\t{part}" for part in parts)
 
 
@@ -140,11 +141,16 @@ def copy_jobs(
         return _copy_uniform(layout, ids, params, start, stop, now)
     rows = params[start:stop]
     texts: dict[str, str] = {}  # names and queues, each escaped once
-    encoded: dict[int, str] = {}  # meta objects, by identity (alive meanwhile)
+    encoded: dict[int, str] = {}  # tags and meta objects, by identity (alive meanwhile)
     lines: list[str] = []
     for job_id, p in zip(ids, rows, strict=True):
         job = texts.get(p.job) or texts.setdefault(p.job, copy_value(p.job))
         queue = texts.get(p.queue) or texts.setdefault(p.queue, copy_value(p.queue))
+        tags = None
+        if layout.tags:
+            tags = encoded.get(id(p.tags)) or encoded.setdefault(
+                id(p.tags), copy_json(tags_json(p.tags))
+            )
         meta = ""
         if layout.meta:
             meta = encoded.get(id(p.meta)) or encoded.setdefault(
@@ -152,7 +158,8 @@ def copy_jobs(
             )
         lines.append(
             f"{job_id}\t{job}\t{queue}\t{p.priority}\t{p.state.value}\t"
-            f"{copy_json(p.payload_json[0])}\t{p.max_attempts}{layout.shared(p, now)}{meta}\n"
+            f"{copy_json(p.payload_json[0])}\t{p.max_attempts}{layout.shared(p, now, tags)}"
+            f"{meta}\n"
         )
     return "".join(lines)
 
