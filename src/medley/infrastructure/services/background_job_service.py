@@ -302,9 +302,11 @@ class JobService(WorkflowMethods, LimitMethods, ServerMethods):
             raise JobNotFoundError(job_id)
         if row.state is not JobState.ENQUEUED:  # lost a race with another retry or delete
             raise InvalidTransitionError(job_id, row.state, JobState.ENQUEUED)
+        # The job as the retry left it: read back later, a worker may have run it already.
+        info = job_info(row, await self.store.job_history(job_id))
         for callback in self.on_enqueued:
             callback({row.queue})
-        return await self.get(job_id)
+        return info
 
     async def delete(self, job_id: int) -> None:
         await self.open()
