@@ -13,7 +13,7 @@ from medley.infrastructure.jobs.runtime.executor import STOP_CANCEL
 from medley.infrastructure.jobs.runtime.server import WorkerServer
 from tests.integration import jobs
 from tests.support.wait import wait_for
-from tests.support.workers import StartWorker
+from tests.support.workers import StartWorker, wait_processing
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +55,7 @@ async def test_cancelled_processing_job_ends_cancelled_within_two_seconds(
     server = await _start_cancel_aware_worker(service, start_worker)
     job_id = await service.enqueue(jobs.sleep, 60)
 
-    async def processing() -> bool:
-        return (await service.get(job_id)).state is JobState.PROCESSING
-
-    await wait_for(processing, timeout=5, message="job processing")
+    await wait_processing(service, job_id)
 
     requested = await service.cancel(job_id)
     assert requested.cancel_requested or requested.state is JobState.CANCELLED
@@ -83,10 +80,7 @@ async def test_a_running_job_that_loses_the_cancel_is_cancelled_again(
     server = await _start_cancel_aware_worker(service, start_worker)
     job_id = await service.enqueue(jobs.stubborn, "a")
 
-    async def processing() -> bool:
-        return (await service.get(job_id)).state is JobState.PROCESSING
-
-    await wait_for(processing, timeout=5, message="job processing")
+    await wait_processing(service, job_id)
     await service.cancel(job_id)
 
     info = await service.wait(job_id, timeout=5)

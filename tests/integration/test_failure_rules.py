@@ -13,7 +13,7 @@ from medley.infrastructure.jobs.maintenance.rescuer import JobRescuer
 from medley.infrastructure.jobs.storage.port import JobFetchParams
 from tests.integration import rule_jobs
 from tests.support.wait import wait_for
-from tests.support.workers import StartWorker
+from tests.support.workers import StartWorker, wait_processing
 
 pytestmark = pytest.mark.integration
 
@@ -98,10 +98,7 @@ async def test_cancelling_a_sync_job_sets_its_cooperative_flag(
     await start_worker(heartbeat_seconds=0.2, lease_seconds=5)
     job_id = await service.enqueue(rule_jobs.cooperative)
 
-    async def processing() -> bool:
-        return (await service.get(job_id)).state is JobState.PROCESSING
-
-    await wait_for(processing, timeout=5, message="sync job processing")
+    await wait_processing(service, job_id)
     await service.cancel(job_id)
 
     info = await service.wait(job_id, timeout=3)

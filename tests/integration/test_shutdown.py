@@ -8,17 +8,9 @@ import pytest
 import medley
 from medley.application.models.jobs import JobState, StateChangeReason
 from tests.integration import jobs
-from tests.support.wait import wait_for
-from tests.support.workers import StartWorker
+from tests.support.workers import StartWorker, wait_processing
 
 pytestmark = pytest.mark.integration
-
-
-async def _wait_processing(service: medley.JobService, job_id: int) -> None:
-    async def processing() -> bool:
-        return (await service.get(job_id)).state is JobState.PROCESSING
-
-    await wait_for(processing, timeout=5, message=f"job {job_id} processing")
 
 
 async def test_job_still_running_after_the_grace_period_is_released_unspent(
@@ -26,7 +18,7 @@ async def test_job_still_running_after_the_grace_period_is_released_unspent(
 ) -> None:
     server = await start_worker()
     job_id = await service.enqueue(jobs.sleep, 30)
-    await _wait_processing(service, job_id)
+    await wait_processing(service, job_id)
 
     await server.stop(grace=0.2)
 
@@ -50,12 +42,12 @@ async def test_released_job_runs_again_on_the_next_worker_as_attempt_one(
 ) -> None:
     first = await start_worker()
     job_id = await service.enqueue(jobs.block_first_attempt)
-    await _wait_processing(service, job_id)
+    await wait_processing(service, job_id)
     await first.stop(grace=0.1)
 
     await start_worker()
     # Attempt 1 blocks again: the released attempt was given back, not counted.
-    await _wait_processing(service, job_id)
+    await wait_processing(service, job_id)
     assert (await service.get(job_id)).attempt == 1
 
 
@@ -64,7 +56,7 @@ async def test_short_job_running_at_stop_finishes_within_the_grace_period(
 ) -> None:
     server = await start_worker()
     job_id = await service.enqueue(jobs.sleep, 0.3)
-    await _wait_processing(service, job_id)
+    await wait_processing(service, job_id)
 
     await server.stop(grace=5)
 

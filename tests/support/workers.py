@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import medley
+from medley.application.models.jobs import JobState
 from medley.infrastructure.jobs.runtime.server import WorkerConfig, WorkerServer
+from tests.support.wait import wait_for
 
 
 def fast_config(backend: str, **overrides: Any) -> WorkerConfig:
@@ -27,3 +30,12 @@ class StartWorker(Protocol):
     """`await start_worker(**config_overrides)` -> a started `WorkerServer`."""
 
     async def __call__(self, **config: Any) -> WorkerServer: ...
+
+
+async def wait_processing(service: medley.JobService, job_id: int, timeout: float = 5.0) -> None:
+    """Wait until a worker has claimed job `job_id` (it is processing)."""
+
+    async def processing() -> bool:
+        return (await service.get(job_id)).state is JobState.PROCESSING
+
+    await wait_for(processing, timeout=timeout, message=f"job {job_id} processing")
